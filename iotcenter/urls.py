@@ -1,0 +1,10 @@
+"""Root URLs: the devices app (pages, JSON API, health), login/logout, and Django admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("devices.urls")),
+]

@@ -1,0 +1,190 @@
+"""Fixtures shared by the whole suite.
+
+By default the suite starts the project's local InfluxDB-compatible server in-process. Point it at
+a real InfluxDB 2.x instead with::
+
+    IOTCENTER_TEST_INFLUX_URL=http://127.0.0.1:8086 \
+    IOTCENTER_TEST_INFLUX_TOKEN=<operator or all-access token> \
+    IOTCENTER_TEST_INFLUX_ORG=<org name> make test
+
+Each test that uses ``influx`` gets two fresh buckets of its own, so tests never see each
+other's devices; tests marked ``localonly`` (fault injection, request counters) are skipped
+against a real InfluxDB.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from influxdb_client import InfluxDBClient
+
+from localinflux.testing import LocalInflux
+
+DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
+
+
+@dataclass
+class InfluxServer:
+    url: str
+    token: str
+    org: str
+    org_id: str
+    local: LocalInflux | None
+
+
+@dataclass
+class InfluxEnv:
+    url: str
+    token: str
+    org: str
+    org_id: str
+    bucket: str
+    bucket_id: str
+    bucket_auth: str
+    bucket_auth_id: str
+    local: LocalInflux | None
+    client: InfluxDBClient
+
+
+@pytest.fixture(scope="session")
+def influx_server():
+    url = os.environ.get("IOTCENTER_TEST_INFLUX_URL")
+    if url:
+        token = os.environ["IOTCENTER_TEST_INFLUX_TOKEN"]
+        org = os.environ["IOTCENTER_TEST_INFLUX_ORG"]
+        with InfluxDBClient(url=url, token=token, org=org, timeout=10_000) as client:
+            org_id = client.organizations_api().find_organizations(org=org)[0].id
+        yield InfluxServer(url=url, token=token, org=org, org_id=org_id, local=None)
+        return
+    server = LocalInflux(
+        org="iot-center", bucket="iot_center", token=secrets.token_urlsafe(32)
+    ).start()
+    try:
+        yield InfluxServer(
+            url=server.url, token=server.token, org=server.org, org_id=server.org_id, local=server
+        )
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_client(influx_server):
+    with InfluxDBClient(
+        url=influx_server.url, token=influx_server.token, org=influx_server.org, timeout=10_000
+    ) as client:
+        yield client
+
+
+def _cleanup(client: InfluxDBClient, bucket_ids: list[str], org_id: str) -> None:
+    """Delete the test's buckets and every device authorization scoped to them."""
+    auths = client.authorizations_api()
+    for auth in auths.find_authorizations(org_id=org_id):
+        if not (auth.description or "").startswith(DEVICE_AUTH_PREFIX):
+            continue
+        if any(p.resource.id in bucket_ids for p in auth.permissions):
+            auths.delete_authorization(auth)
+    buckets = client.buckets_api()
+    for bucket_id in bucket_ids:
+        buckets.delete_bucket(bucket_id)
+
+
+@pytest.fixture
+def influx(influx_server, operator_client, settings):
+    """Fresh telemetry and registry buckets for one test; INFLUX_* settings point at them."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    buckets_api = operator_client.buckets_api()
+    telemetry = buckets_api.create_bucket(bucket_name=f"{prefix}_iot_center", org=influx_server.org)
+    registry = buckets_api.create_bucket(
+        bucket_name=f"{prefix}_iot_center_devices", org=influx_server.org
+    )
+    settings.INFLUX_URL = influx_server.url
+    settings.INFLUX_TOKEN = influx_server.token
+    settings.INFLUX_ORG = influx_server.org
+    settings.INFLUX_BUCKET = telemetry.name
+    settings.INFLUX_BUCKET_AUTH = registry.name
+    settings.INFLUX_TIMEOUT = "5"
+    if influx_server.local is not None:
+        influx_server.local.faults.clear()
+        influx_server.local.stats.reset()
+    try:
+        yield InfluxEnv(
+            url=influx_server.url,
+            token=influx_server.token,
+            org=influx_server.org,
+            org_id=influx_server.org_id,
+            bucket=telemetry.name,
+            bucket_id=telemetry.id,
+            bucket_auth=registry.name,
+            bucket_auth_id=registry.id,
+            local=influx_server.local,
+            client=operator_client,
+        )
+    finally:
+        if influx_server.local is not None:
+            influx_server.local.faults.clear()
+        _cleanup(operator_client, [telemetry.id, registry.id], influx_server.org_id)
+
+
+@pytest.fixture
+def local_influx(influx):
+    """``influx`` on the local server only: fault injection and request counters available."""
+    if influx.local is None:
+        pytest.skip("needs the local InfluxDB-compatible server (fault injection, counters)")
+    return influx
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("IOTCENTER_TEST_INFLUX_URL"):
+        return
+    skip = pytest.mark.skip(reason="needs the local InfluxDB-compatible server")
+    for item in items:
+        if "localonly" in item.keywords:
+            item.add_marker(skip)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def offline_influx(settings):
+    """Settings pointing at a port where nothing listens: every request is refused."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    settings.INFLUX_URL = url
+    settings.INFLUX_TOKEN = "offline-token-never-valid"
+    settings.INFLUX_ORG = "iot-center"
+    settings.INFLUX_BUCKET = "iot_center"
+    settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
+    settings.INFLUX_TIMEOUT = "2"
+    return url
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="operator", password="operator-pass-123", is_staff=True
+    )
+
+
+@pytest.fixture
+def plain_user(django_user_model):
+    return django_user_model.objects.create_user(username="viewer", password="viewer-pass-123")
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def user_client(client, plain_user):
+    client.force_login(plain_user)
+    return client
