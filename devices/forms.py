@@ -1,12 +1,9 @@
 """Forms for the device pages: they check input before the service is called."""
 
-import re
-
 from django import forms
 
-# Mirrors the service's id rules so a bad id is a form error, not a failed request.
-DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-DEVICE_ID_HELP = "1–64 characters: letters, digits, and _ - . : (leave empty to generate one)."
+# The service's own id rules, so a bad id is a form error before any request is made.
+from .flux import DEVICE_ID_RE, DEVICE_ID_RULES
 
 
 class RegisterForm(forms.Form):
@@ -15,16 +12,14 @@ class RegisterForm(forms.Form):
         required=False,
         strip=True,
         max_length=64,
-        help_text=DEVICE_ID_HELP,
+        help_text=f"{DEVICE_ID_RULES}; leave empty to generate one.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
     def clean_device_id(self) -> str:
         value = self.cleaned_data["device_id"]
         if value and not DEVICE_ID_RE.fullmatch(value):
-            raise forms.ValidationError(
-                "Use 1–64 characters: letters, digits, and _ - . : only.", code="invalid"
-            )
+            raise forms.ValidationError(f"Not a valid device id: use {DEVICE_ID_RULES}.")
         return value
 
 

@@ -1,0 +1,176 @@
+"""Benchmark of the local InfluxDB-compatible server: ``python -m bench.localinflux``.
+
+Prints, from one run: write ingest through the real client next to the parser alone, ``last()``
+over 1,000 series x 1,000 points, ``aggregateWindow(every: 1h, fn: mean)`` over 30 days of
+1-minute data for 5 fields, and memory per million stored points. Bounded to about a minute.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+import tracemalloc
+
+from influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from localinflux.lineprotocol import parse
+from localinflux.store import Store
+from localinflux.testing import LocalInflux
+
+T0_S = 1_700_000_000 - 1_700_000_000 % 86400  # a midnight, so hourly windows align
+BATCH = 5_000
+QUERY_GOAL_S = 0.2
+INGEST_GOAL = 100_000
+BENCH_TOKEN = "bench-operator-token"  # noqa: S105 - a throwaway local server
+
+
+def ingest_batches(n_batches: int) -> list[str]:
+    """IoT-like lines: 100 devices, 5 fields each, one line per device per second."""
+    out = []
+    n = 0
+    for _ in range(n_batches):
+        lines = []
+        for _ in range(BATCH):
+            dev = n % 100
+            ts = (T0_S + n // 100) * 1_000_000_000
+            lines.append(
+                f"environment,clientId=dev{dev:03d},site=s{dev % 7} "
+                f"Temperature={20 + (n % 50) / 10},Humidity={40 + (n % 30) / 3},"
+                f"Pressure={1013 + (n % 20) / 10},CO2={400 + n % 100}i,TVOC={n % 300}i {ts}"
+            )
+            n += 1
+        out.append("\n".join(lines))
+    return out
+
+
+def bench_ingest(server: LocalInflux, client: InfluxDBClient) -> None:
+    batches = ingest_batches(40)
+    lines = len(batches) * BATCH
+    start = time.perf_counter()
+    for body in batches:
+        parse(body, "ns", 0, {})
+    parse_s = time.perf_counter() - start
+
+    api = client.write_api(write_options=SYNCHRONOUS)
+    client.buckets_api().create_bucket(bucket_name="ingest", org=server.org)
+    start = time.perf_counter()
+    for body in batches:
+        api.write("ingest", record=body)
+    write_s = time.perf_counter() - start
+    api.close()
+    client_rate = lines / write_s
+    parse_rate = lines / parse_s
+    print(f"write ingest, {lines:,} points (lines of 5 fields) in {BATCH:,}-line batches:")
+    print(
+        f"  real client -> HTTP -> parse -> store: {client_rate:>10,.0f} points/s "
+        f"(goal {INGEST_GOAL:,}: x{client_rate / INGEST_GOAL:.2f})"
+    )
+    print(f"  parser alone (baseline):               {parse_rate:>10,.0f} points/s")
+    print(
+        f"  HTTP + storage overhead: client rate is {client_rate / parse_rate:.0%} of the parser's"
+    )
+
+
+def timed_query(client: InfluxDBClient, flux: str, repeat: int = 3) -> tuple[float, int]:
+    best = float("inf")
+    rows = 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        tables = client.query_api().query(flux)
+        best = min(best, time.perf_counter() - start)
+        rows = sum(len(t.records) for t in tables)
+    return best, rows
+
+
+def bench_last(server: LocalInflux, client: InfluxDBClient) -> None:
+    client.buckets_api().create_bucket(bucket_name="last", org=server.org)
+    api = client.write_api(write_options=SYNCHRONOUS)
+    series, points = 1000, 1000
+    per_batch = BATCH // series or 1
+    for chunk in range(0, points, per_batch):
+        body = "\n".join(
+            f"m,dev=d{s:04d} v={p}.5 {(T0_S + p) * 1_000_000_000}"
+            for p in range(chunk, min(points, chunk + per_batch))
+            for s in range(series)
+        )
+        api.write("last", record=body)
+    api.close()
+    flux = (
+        f'from(bucket: "last") |> range(start: {T0_S - 60}, stop: {T0_S + 2 * points}) '
+        '|> filter(fn: (r) => r._measurement == "m") |> last()'
+    )
+    took, rows = timed_query(client, flux)
+    print(
+        f"last() over {series:,} series x {points:,} points: {took:.3f} s, {rows:,} rows "
+        f"(goal {QUERY_GOAL_S} s: {took / QUERY_GOAL_S:.2f} of the goal)"
+    )
+
+
+def bench_aggregate(server: LocalInflux, client: InfluxDBClient) -> None:
+    client.buckets_api().create_bucket(bucket_name="agg", org=server.org)
+    api = client.write_api(write_options=SYNCHRONOUS)
+    minutes = 30 * 24 * 60
+    for chunk in range(0, minutes, BATCH):
+        body = "\n".join(
+            f"environment,clientId=dev1 Temperature={20 + m % 50 / 10},Humidity={40 + m % 30},"
+            f"Pressure={1000 + m % 20},CO2={400 + m % 90},TVOC={m % 300} {(T0_S + 60 * m)}"
+            for m in range(chunk, min(minutes, chunk + BATCH))
+        )
+        api.write("agg", record=body, write_precision="s")
+    api.close()
+    flux = (
+        f'from(bucket: "agg") |> range(start: {T0_S}, stop: {T0_S + minutes * 60}) '
+        '|> filter(fn: (r) => r._measurement == "environment") '
+        "|> aggregateWindow(every: 1h, fn: mean)"
+    )
+    took, rows = timed_query(client, flux)
+    print(
+        f"aggregateWindow(1h, mean) over 30 days x 1-min x 5 fields ({minutes * 5:,} points): "
+        f"{took:.3f} s, {rows:,} rows (goal {QUERY_GOAL_S} s: {took / QUERY_GOAL_S:.2f} of it)"
+    )
+
+
+def bench_memory() -> None:
+    """Memory a fresh store allocates for 1,000,000 float points in 1,000 series.
+
+    Measured with tracemalloc around the store writes only (the parsed input is built before
+    tracing starts), so garbage from parsing and the allocator's reuse do not blur the number.
+    """
+    body = "\n".join(
+        f"mem,dev=d{s:04d} v={p}.25 {(T0_S + p) * 1_000_000_000}"
+        for p in range(1000)
+        for s in range(1000)
+    )
+    points, errors = parse(body, "ns", 0, {})
+    assert not errors
+    del body
+    store = Store()
+    gc.collect()
+    tracemalloc.start()
+    for i in range(0, len(points), BATCH):
+        store.write("b", points[i : i + BATCH])
+    held, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"memory: {held / 1e6:.1f} MB per million stored float points "
+        f"(tracemalloc, {store.point_count():,} points in 1,000 series)"
+    )
+
+
+def main() -> None:
+    started = time.perf_counter()
+    # Rates scale with free CPU: show how busy the machine was so runs can be compared.
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    bench_memory()
+    server = LocalInflux(org="bench", bucket="bench", token=BENCH_TOKEN)
+    with server, InfluxDBClient(server.url, server.token, org=server.org, timeout=60_000) as c:
+        bench_ingest(server, c)
+        bench_last(server, c)
+        bench_aggregate(server, c)
+    print(f"total run: {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

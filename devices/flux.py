@@ -1,0 +1,222 @@
+"""Every Flux query IoT Center sends, as named builders.
+
+Rules that keep user input out of query code:
+
+* device ids are checked against ``DEVICE_ID_RE`` (``validate_device_id``) before any builder runs;
+* every other string that ends up in a query (bucket names from settings, field names) goes
+  through ``quote``, the one quoting function;
+* durations and windows must look like Flux duration literals (``duration``).
+
+OSS InfluxDB 2.7 has no ``params`` field in the query body, so values are embedded as properly
+escaped Flux string literals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+# Letters, digits and ``_ - . :``: what the reference apps' device ids use (uuids, MAC-like ids,
+# "virtual_device-1"), and nothing that means something to Flux, line protocol or a URL path.
+DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+DEVICE_ID_RULES = "1 to 64 characters: letters, digits and _ - . :"
+
+# Flux duration literal, optionally negative: "-1h", "15m", "1h30m", "2mo".
+_DURATION_RE = re.compile(r"-?(?:[0-9]+(?:ns|us|µs|ms|s|mo|m|h|d|w|y))+")
+
+REGISTRY_MEASUREMENT = "deviceauth"
+TELEMETRY_MEASUREMENT = "environment"
+# The numeric telemetry fields the reference apps write; stats and charts are limited to these
+# so that min()/max()/mean() never meet a string field someone else wrote.
+TELEMETRY_FIELDS = ("CO2", "Humidity", "Lat", "Lon", "Pressure", "TVOC", "Temperature")
+
+
+def is_valid_device_id(device_id: object) -> bool:
+    return isinstance(device_id, str) and DEVICE_ID_RE.fullmatch(device_id) is not None
+
+
+def validate_device_id(device_id: object) -> str:
+    """Return the id unchanged, or raise ``ValueError`` saying what ids may contain."""
+    if not is_valid_device_id(device_id):
+        raise ValueError(f"invalid device id {device_id!r}: use {DEVICE_ID_RULES}")
+    return device_id  # type: ignore[return-value]
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quote(value: str) -> str:
+    """Render ``value`` as a Flux string literal.
+
+    Escapes backslash and double quote (which would end the literal), ``${`` (which would start
+    string interpolation, i.e. code) and control characters.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"quote() takes a str, not {type(value).__name__}")
+    out = "".join(_ESCAPES.get(ch, ch) for ch in value)
+    return '"' + out.replace("${", "\\${") + '"'
+
+
+def duration(value: str) -> str:
+    """Return ``value`` if it is a Flux duration literal, else raise ``ValueError``."""
+    if not isinstance(value, str) or not _DURATION_RE.fullmatch(value):
+        raise ValueError(f"not a Flux duration: {value!r}")
+    return value
+
+
+def _device_ids(device_ids: Iterable[str]) -> list[str]:
+    return [validate_device_id(d) for d in device_ids]
+
+
+def _any_of(column: str, values: Sequence[str]) -> str:
+    """``(r.col == "a" or r.col == "b")`` with every value quoted."""
+    return "(" + " or ".join(f"r[{quote(column)}] == {quote(v)}" for v in values) + ")"
+
+
+def _device_match(column: str, device_ids: Sequence[str]) -> str:
+    """Filter expression selecting the given (validated) device ids.
+
+    One id: an equality. Several: one anchored regex alternation, which InfluxDB answers from
+    its tag index and which costs one match per series instead of one comparison per id.
+    """
+    ids = _device_ids(device_ids)
+    if len(ids) == 1:
+        return f"r[{quote(column)}] == {quote(ids[0])}"
+    # Valid ids hold only letters, digits and "_ - . :"; of those only "." means something in
+    # a regex (outside a character class), and none can close the /.../ literal.
+    alternatives = "|".join(d.replace(".", "\\.") for d in ids)
+    return f"r[{quote(column)}] =~ /^(?:{alternatives})$/"
+
+
+# ---- registry bucket ---------------------------------------------------------------------------
+
+
+def registry_list(bucket: str) -> str:
+    """Latest ``key`` and ``createdAt`` of every registered device (tokens are not read).
+
+    ``range(start: 0)``: registrations of any age, unlike the reference apps' ``-30d`` window.
+    """
+    return (
+        f"from(bucket: {quote(bucket)})\n"
+        "  |> range(start: 0)\n"
+        f"  |> filter(fn: (r) => r._measurement == {quote(REGISTRY_MEASUREMENT)}"
+        ' and (r._field == "key" or r._field == "createdAt"))\n'
+        "  |> last()\n"
+        '  |> keep(columns: ["_time", "_value", "_field", "deviceId"])\n'
+        # One table instead of one per device: far less to send and parse at 10,000 devices.
+        "  |> group()"
+    )
+
+
+def registry_device(bucket: str, device_id: str) -> str:
+    """Latest ``key``, ``token`` and ``createdAt`` of one device."""
+    device_id = validate_device_id(device_id)
+    return (
+        f"from(bucket: {quote(bucket)})\n"
+        "  |> range(start: 0)\n"
+        f"  |> filter(fn: (r) => r._measurement == {quote(REGISTRY_MEASUREMENT)}"
+        f" and r.deviceId == {quote(device_id)})\n"
+        "  |> last()\n"
+        '  |> keep(columns: ["_time", "_value", "_field", "deviceId"])'
+    )
+
+
+# ---- telemetry bucket --------------------------------------------------------------------------
+
+
+def _telemetry(bucket: str, start: str, device_ids: Sequence[str]) -> str:
+    start = start if start == "0" else duration(start)
+    return (
+        f"from(bucket: {quote(bucket)})\n"
+        f"  |> range(start: {start})\n"
+        f"  |> filter(fn: (r) => r._measurement == {quote(TELEMETRY_MEASUREMENT)}"
+        f" and {_device_match('device', device_ids)})\n"
+    )
+
+
+def _only_fields(fields: Sequence[str]) -> str:
+    return f"  |> filter(fn: (r) => {_any_of('_field', fields)})\n"
+
+
+def last_seen(bucket: str, device_ids: Sequence[str]) -> str:
+    """Newest point time per device and field for a page of devices (one query per page).
+
+    ``last()`` per series is cheap in InfluxDB (it reads only the newest block), so the whole
+    history can be searched.
+    """
+    ids = _device_ids(device_ids)
+    if not ids:
+        raise ValueError("last_seen needs at least one device id")
+    return (
+        _telemetry(bucket, "0", ids) + "  |> last()\n"
+        '  |> keep(columns: ["_time", "_field", "device"])\n'
+        "  |> group()"
+    )
+
+
+def latest_readings(bucket: str, device_id: str) -> str:
+    """Latest value of every field the device ever wrote."""
+    ids = _device_ids([device_id])
+    return (
+        _telemetry(bucket, "0", ids) + "  |> last()\n"
+        '  |> keep(columns: ["_time", "_value", "_field", "device"])'
+    )
+
+
+def field_stats(
+    bucket: str, device_id: str, start: str, fields: Sequence[str] = TELEMETRY_FIELDS
+) -> str:
+    """count/min/max/last of each field over ``start``..now, as four named results."""
+    ids = _device_ids([device_id])
+    keep = '  |> keep(columns: ["_time", "_value", "_field"])\n'
+    return (
+        "data = "
+        + _telemetry(bucket, start, ids)
+        + _only_fields(fields)
+        + "\n"
+        + "data |> count()"
+        + ' |> keep(columns: ["_value", "_field"]) |> yield(name: "count")\n'
+        + "data |> min()\n"
+        + keep
+        + '  |> yield(name: "min")\n'
+        + "data |> max()\n"
+        + keep
+        + '  |> yield(name: "max")\n'
+        + "data |> last()\n"
+        + keep
+        + '  |> yield(name: "last")\n'
+    )
+
+
+def telemetry_series(
+    bucket: str, device_id: str, start: str, every: str, fields: Sequence[str] = TELEMETRY_FIELDS
+) -> str:
+    """Mean per window of each field: what the dashboard charts draw."""
+    ids = _device_ids([device_id])
+    return (
+        _telemetry(bucket, start, ids)
+        + _only_fields(fields)
+        + f"  |> aggregateWindow(every: {duration(every)}, fn: mean, createEmpty: false)\n"
+        + '  |> keep(columns: ["_time", "_value", "_field"])'
+    )
+
+
+def last_point_time(bucket: str, device_id: str) -> str:
+    """Newest telemetry point of one device per field: where the virtual device resumes."""
+    ids = _device_ids([device_id])
+    return _telemetry(bucket, "0", ids) + '  |> last()\n  |> keep(columns: ["_time", "_field"])'
+
+
+def probe(bucket: str) -> str:
+    """A query that returns at most one row: proves the token can read ``bucket``."""
+    return f"from(bucket: {quote(bucket)})\n  |> range(start: -1m)\n  |> limit(n: 1)"
+
+
+def telemetry_delete_predicate(device_id: str) -> str:
+    """Delete-API predicate for all of one device's telemetry.
+
+    The delete grammar has no escapes worth trusting, so only validated ids get here (they
+    contain no quotes or spaces).
+    """
+    device_id = validate_device_id(device_id)
+    return f'_measurement="{TELEMETRY_MEASUREMENT}" AND device="{device_id}"'

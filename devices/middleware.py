@@ -1,0 +1,59 @@
+"""Turns the service's exceptions into clear pages with the right status, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from . import influx
+
+log = logging.getLogger(__name__)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or request.path.rstrip("/") == "/healthz"
+
+
+class InfluxErrorMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, influx.InfluxUnavailable):
+            # The reason may name a host or a timeout, never a token; the page shows the URL only.
+            log.warning("InfluxDB unavailable for %s: %s", request.path, exception.reason)
+            message = f"InfluxDB unavailable at {exception.url}"
+            return self._error(request, 503, "unavailable", message, retry_after=10)
+        if isinstance(exception, influx.InfluxMisconfigured):
+            log.error("InfluxDB misconfigured: %s", exception)
+            return self._error(request, 503, "misconfigured", str(exception))
+        if isinstance(exception, influx.DeviceNotFound):
+            return self._error(request, 404, "not found", "No such device.")
+        if isinstance(exception, influx.InvalidDeviceId):
+            # Not echoed back: the id may be an injection attempt; the rules are what helps.
+            message = "Not a valid device id (1 to 64 of letters, digits, _ - . :)."
+            return self._error(request, 404, "not found", message)
+        return None
+
+    def _error(
+        self,
+        request: HttpRequest,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after: int | None = None,
+    ) -> HttpResponse:
+        if wants_json(request):
+            response = JsonResponse({"code": code, "message": message}, status=status)
+        else:
+            template = "404.html" if status == 404 else "503.html"
+            response = render(request, template, {"message": message}, status=status)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response

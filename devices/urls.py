@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import api, views
+
+app_name = "devices"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("devices/", views.device_list, name="list"),
+    path("devices/register/", views.register, name="register"),
+    # Ids are checked by the service; a bad one becomes a 404 through the middleware.
+    path("devices/<str:device_id>/", views.detail, name="detail"),
+    path("devices/<str:device_id>/dashboard/", views.dashboard, name="dashboard"),
+    path("devices/<str:device_id>/remove/", views.remove, name="remove"),
+    path("devices/<str:device_id>/rotate-token/", views.rotate, name="rotate"),
+    path("api/devices", api.device_list, name="api-list"),
+    path("api/devices/<str:device_id>", api.device_detail, name="api-detail"),
+    path("healthz", views.healthz, name="healthz"),
+]

@@ -1,0 +1,188 @@
+"""Device pages: thin function views over ``devices.influx`` (no Flux, no client here)."""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import influx
+from .forms import RegisterForm, RemoveForm, SearchForm
+
+PER_PAGE = 25
+# Dashboards show the environment first, in the reference apps' order, then anything else
+# (position, fields other apps write) alphabetically.
+FIELD_ORDER = ("Temperature", "Humidity", "Pressure", "CO2", "TVOC")
+
+
+def field_rank(field: str) -> tuple[int, str]:
+    return (FIELD_ORDER.index(field) if field in FIELD_ORDER else len(FIELD_ORDER), field)
+
+
+def staff_required(view):
+    """Changes to devices are for staff; others get the 403 page (anonymous: the login page)."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("Only staff can change devices.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def range_from(request: HttpRequest) -> str:
+    """The ``?range=`` key if it is one of ``influx.RANGES``, else the default."""
+    value = request.GET.get("range", "")
+    return value if value in influx.RANGES else influx.DEFAULT_RANGE
+
+
+def device_settings(device_id: str) -> list[tuple[str, str]]:
+    """What a device needs to write telemetry, minus the token (shown only once)."""
+    return [
+        ("InfluxDB URL", settings.INFLUX_URL),
+        ("Organization", settings.INFLUX_ORG),
+        ("Bucket", settings.INFLUX_BUCKET),
+        ("Device id", device_id),
+    ]
+
+
+def show_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, title: str):
+    """The one page that shows a token: never cached, never stored, never repeated."""
+    config = creds.config()
+    ctx = {
+        "title": title,
+        "creds": creds,
+        "config": config,
+        "config_json": json.dumps(config, indent=2),
+    }
+    response = render(request, "devices/credentials.html", ctx)
+    add_never_cache_headers(response)
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+@require_GET
+def index(request: HttpRequest):
+    return redirect("devices:list")
+
+
+@require_GET
+@login_required
+def device_list(request: HttpRequest):
+    form = SearchForm(request.GET)
+    search, page = "", 1
+    if form.is_valid():
+        search = form.cleaned_data["q"] or ""
+        page = form.cleaned_data["page"] or 1
+    result = influx.list_devices(search=search, page=page, per_page=PER_PAGE)
+    ctx = {"page": result, "q": search, "bucket_warning": _shared_bucket_warning(request)}
+    return render(request, "devices/list.html", ctx)
+
+
+def _shared_bucket_warning(request: HttpRequest) -> bool:
+    # Tokens sit beside telemetry when both buckets are one; staff should know.
+    return request.user.is_staff and settings.INFLUX_BUCKET == settings.INFLUX_BUCKET_AUTH
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def register(request: HttpRequest):
+    form = RegisterForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        device_id = form.cleaned_data["device_id"] or None
+        try:
+            creds = influx.register_device(device_id)
+        except influx.DeviceExists:
+            form.add_error("device_id", f"A device with id {device_id!r} is already registered.")
+        except influx.InvalidDeviceId as exc:
+            form.add_error("device_id", str(exc) or "This device id is not allowed.")
+        else:
+            messages.success(request, f"Device {creds.device_id} registered.")
+            return show_credentials(request, creds, title="Device registered")
+    return render(request, "devices/register.html", {"form": form})
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, device_id: str):
+    device = influx.get_device(device_id)
+    range_key = range_from(request)
+    ctx = {
+        "device": device,
+        "settings_rows": device_settings(device.device_id),
+        "readings": influx.latest_readings(device.device_id),
+        "stats": influx.field_stats(device.device_id, range_key=range_key),
+        "range_key": range_key,
+        "ranges": list(influx.RANGES),
+    }
+    return render(request, "devices/detail.html", ctx)
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest, device_id: str):
+    device = influx.get_device(device_id)
+    range_key = range_from(request)
+    series = influx.telemetry_series(device.device_id, range_key=range_key)
+    ctx = {
+        "device": device,
+        "readings": sorted(
+            influx.latest_readings(device.device_id), key=lambda r: field_rank(r.field)
+        ),
+        "series": sorted(series.items(), key=lambda item: field_rank(item[0])),
+        "range_key": range_key,
+        "range_value": influx.RANGES[range_key][0],
+        "ranges": list(influx.RANGES),
+    }
+    return render(request, "devices/dashboard.html", ctx)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def remove(request: HttpRequest, device_id: str):
+    device = influx.get_device(device_id)
+    form = RemoveForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        delete_telemetry = form.cleaned_data["delete_telemetry"]
+        influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
+        extra = " and its telemetry deleted" if delete_telemetry else "; its telemetry is kept"
+        messages.success(request, f"Device {device.device_id} removed{extra}.")
+        return redirect("devices:list")
+    return render(request, "devices/remove.html", {"device": device, "form": form})
+
+
+@require_POST
+@staff_required
+def rotate(request: HttpRequest, device_id: str):
+    creds = influx.rotate_token(device_id)
+    messages.success(request, f"Token of {creds.device_id} replaced; the old token is revoked.")
+    return show_credentials(request, creds, title="New device token")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """For load balancers and operators: no login, no secrets, 503 while InfluxDB fails."""
+    status = influx.health()
+    ok = status.get("status") == "pass"
+    body = {
+        "status": "pass" if ok else "fail",
+        "app": "pass",
+        "influxdb": {
+            "status": status.get("status", "fail"),
+            "url": status.get("url", settings.INFLUX_URL),
+            "message": status.get("message", ""),
+        },
+    }
+    response = JsonResponse(body, status=200 if ok else 503)
+    add_never_cache_headers(response)
+    return response

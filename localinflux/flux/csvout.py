@@ -1,0 +1,198 @@
+"""Annotated CSV as InfluxDB 2.7 writes query results (Flux's csv result encoder)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import tables as T
+from .errors import FluxError
+from .values import format_float, format_time
+
+ANNOTATIONS = ("datatype", "group", "default")
+DATATYPES = {
+    T.STRING: "string",
+    T.LONG: "long",
+    T.ULONG: "unsignedLong",
+    T.DOUBLE: "double",
+    T.BOOL: "boolean",
+    T.TIME: "dateTime:RFC3339",
+}
+
+
+@dataclass
+class Dialect:
+    header: bool = True
+    delimiter: str = ","
+    annotations: list[str] = field(default_factory=list)
+
+
+def _format_double(v: object) -> str:
+    return format_float(float(v))  # type: ignore[arg-type]
+
+
+def _format_bool(v: object) -> str:
+    return "true" if v else "false"
+
+
+_FORMATTERS: dict[str, Callable[[object], str]] = {
+    T.STRING: str,
+    T.LONG: str,
+    T.ULONG: str,
+    T.DOUBLE: _format_double,
+    T.BOOL: _format_bool,
+    T.TIME: format_time,  # type: ignore[dict-item]
+}
+
+
+def format_cell(value: object, typ: str) -> str:
+    if value is None:
+        return ""
+    return _FORMATTERS[typ](value)
+
+
+class CsvWriter:
+    """Writes records the way Go's ``encoding/csv`` does with ``UseCRLF`` on."""
+
+    def __init__(self, delimiter: str) -> None:
+        self.delimiter = delimiter
+        self.parts: list[str] = []
+        self.written = 0
+        self._specials = ("\n", "\r", '"', delimiter)
+
+    def quote(self, cell: str) -> str:
+        if cell == "":
+            return cell
+        if cell == "\\." or any(ch in cell for ch in self._specials) or cell[0].isspace():
+            # Inside quotes Go doubles quotes, drops bare CR and turns LF into CRLF.
+            body = cell.replace('"', '""').replace("\r", "").replace("\n", "\r\n")
+            return '"' + body + '"'
+        return cell
+
+    def row(self, cells: list[str]) -> None:
+        line = self.delimiter.join(self.quote(c) for c in cells) + "\r\n"
+        self.parts.append(line)
+        self.written += len(line)
+
+    def rows(self, columns: list[list[str]], prefix: list[str]) -> None:
+        """Data rows from already formatted and quoted cells, column-major."""
+        sep = self.delimiter
+        lead = sep.join(self.quote(c) for c in prefix) + sep
+        lines = [lead + sep.join(cells) + "\r\n" for cells in zip(*columns, strict=True)]
+        self.parts.extend(lines)
+        self.written += sum(map(len, lines))
+
+    def blank(self) -> None:
+        self.parts.append("\r\n")
+        self.written += 2
+
+    def getvalue(self) -> bytes:
+        return "".join(self.parts).encode("utf-8")
+
+
+class ResultEncoder:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.out = CsvWriter(dialect.delimiter)
+        self.rows = 0
+        self.tables_written = False
+
+    def write_result(self, name: str, tables: list[T.Table]) -> None:
+        dialect, out = self.dialect, self.out
+        with_default = "default" in dialect.annotations
+        result_cell = "" if with_default else name
+        last_schema = None
+        last_empty = False
+        for table_id, table in enumerate(tables):
+            self.tables_written = True
+            # Flux compares column labels and types only: a table whose group key differs but
+            # whose columns match continues the block (its #group row is not repeated).
+            schema = (table.labels, table.types)
+            empty = len(table) == 0
+            if last_schema is None or schema != last_schema or empty or last_empty:
+                if last_schema is not None:
+                    out.blank()
+                self._write_schema(name, table, table_id, empty)
+            last_schema, last_empty = schema, empty
+            if empty:
+                continue
+            out.rows(self._format_columns(table), ["", result_cell, str(table_id)])
+            self.rows += len(table)
+        # Results are delimited by an extra line ending, even when they hold no table.
+        out.blank()
+
+    def _format_columns(self, table: T.Table) -> list[list[str]]:
+        """Cells column by column; only string columns can need CSV quoting."""
+        columns = []
+        quote = self.out.quote
+        for col, typ in zip(table.data, table.types, strict=True):
+            if table.types and col and col[0] is col[-1] and all(v is col[0] for v in col):
+                # Group-key columns repeat one value: format it once.
+                cell = format_cell(col[0], typ)
+                if typ == T.STRING:
+                    cell = quote(cell)
+                columns.append([cell] * len(col))
+                continue
+            fmt = _FORMATTERS[typ]
+            cells = [("" if v is None else fmt(v)) for v in col]
+            if typ == T.STRING:
+                cells = [quote(c) for c in cells]
+            columns.append(cells)
+        return columns
+
+    def _write_schema(self, name: str, table: T.Table, table_id: int, empty: bool) -> None:
+        keys = set(table.key)
+        for annotation in self.dialect.annotations:
+            if annotation == "datatype":
+                cells = ["#datatype", "string", "long"] + [DATATYPES[t] for t in table.types]
+            elif annotation == "group":
+                flags = ["true" if label in keys else "false" for label in table.labels]
+                cells = ["#group", "false", "false", *flags]
+            else:
+                if empty:
+                    # An empty table carries its id and key values here, having no rows.
+                    values = [
+                        format_cell(table.keyvals.get(label), typ) if label in keys else ""
+                        for label, typ in zip(table.labels, table.types, strict=True)
+                    ]
+                    cells = ["#default", name, str(table_id), *values]
+                else:
+                    cells = ["#default", name, ""] + [""] * len(table.labels)
+            self.out.row(cells)
+        if self.dialect.header:
+            self.out.row(["", "result", "table", *table.labels])
+
+    def write_error(self, error: FluxError) -> None:
+        out = self.out
+        if self.tables_written:
+            out.blank()
+        for annotation in self.dialect.annotations:
+            if annotation == "datatype":
+                out.row(["#datatype", "string", "string"])
+            elif annotation == "group":
+                out.row(["#group", "true", "true"])
+            else:
+                out.row(["#default", "", ""])
+        out.row(["", "error", "reference"])  # written even when the dialect has no header
+        out.row(["", error.message, ""])
+
+
+def encode(results: list[tuple[str, Callable[[], list[T.Table]]]], dialect: Dialect) -> tuple:
+    """Encode results in order; returns (body bytes, data rows written).
+
+    A result that fails before anything was written re-raises, so the caller can answer with a
+    JSON error; after the first byte the error goes into the stream as an error table.
+    """
+    encoder = ResultEncoder(dialect)
+    for name, produce in results:
+        try:
+            tables = produce()
+        except FluxError as exc:
+            if encoder.out.written == 0:
+                raise
+            encoder.write_error(exc)
+            break
+        encoder.write_result(name, tables)
+    if not results:
+        encoder.out.blank()
+    return encoder.out.getvalue(), encoder.rows

@@ -1,0 +1,181 @@
+"""Tokenizer for the Flux subset, tracking line and column for error positions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import CompileError
+
+KEYWORDS = {"and", "or", "not", "import", "package", "option", "return", "if", "then", "else"}
+KEYWORDS |= {"exists", "builtin", "testcase"}
+
+# Longest first so ``|>`` wins over ``|`` and ``<=`` over ``<``.
+OPERATORS = [
+    "|>", "<-", "=>", "==", "!=", "<=", ">=", "=~", "!~",
+    "+", "-", "*", "/", "%", "^", "<", ">", "=", "(", ")", "[", "]", "{", "}",
+    ",", ":", ".", "?",
+]  # fmt: skip
+
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?")
+_DURATION = re.compile(r"(?:\d+(?:mo|ms|us|µs|ns|y|w|d|h|m|s))+")
+_DURATION_PART = re.compile(r"(\d+)(mo|ms|us|µs|ns|y|w|d|h|m|s)")
+_FLOAT = re.compile(r"\d+\.\d*|\.\d+")
+_INT = re.compile(r"\d+")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SPACE = re.compile(r"[ \t\r\n]+|//[^\n]*")
+
+# After these tokens a ``/`` divides; elsewhere it opens a regex literal.
+_OPERAND_END = {"IDENT", "INT", "FLOAT", "STRING", "DURATION", "TIME", "REGEX", ")", "]", "}"}
+
+
+@dataclass
+class Token:
+    kind: str  # IDENT, INT, FLOAT, STRING, DURATION, TIME, REGEX, EOF, a keyword or an operator
+    value: object
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+    @property
+    def loc(self) -> tuple[int, int, int, int]:
+        return (self.line, self.col, self.end_line, self.end_col)
+
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$"}
+
+
+class Lexer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0
+
+    def _col(self, pos: int) -> int:
+        return pos - self.line_start + 1
+
+    def _advance_to(self, end: int) -> None:
+        chunk = self.text[self.pos : end]
+        newlines = chunk.count("\n")
+        if newlines:
+            self.line += newlines
+            self.line_start = self.pos + chunk.rfind("\n") + 1
+        self.pos = end
+
+    def _error(self, message: str, start: int) -> CompileError:
+        col = self._col(start)
+        return CompileError(message, (self.line, col, self.line, col + 1))
+
+    def tokens(self) -> list[Token]:
+        out: list[Token] = []
+        text = self.text
+        while True:
+            m = _SPACE.match(text, self.pos)
+            while m:
+                self._advance_to(m.end())
+                m = _SPACE.match(text, self.pos)
+            if self.pos >= len(text):
+                col = self._col(self.pos)
+                out.append(Token("EOF", None, self.line, col, self.line, col))
+                return out
+            prev_kind = out[-1].kind if out else None
+            out.append(self._next(prev_kind))
+
+    def _token(self, kind: str, value: object, start: int, end: int) -> Token:
+        line, col = self.line, self._col(start)
+        self._advance_to(end)
+        return Token(kind, value, line, col, self.line, self._col(end))
+
+    def _next(self, prev_kind: str | None) -> Token:
+        text, start = self.text, self.pos
+        ch = text[start]
+        if ch == '"':
+            return self._string(start)
+        if ch.isdigit():
+            m = _DATETIME.match(text, start)
+            if m:
+                return self._token("TIME", m.group(), start, m.end())
+            m = _DURATION.match(text, start)
+            if m and not _IDENT.match(text, m.end()):
+                parts = [(int(n), u) for n, u in _DURATION_PART.findall(m.group())]
+                return self._token("DURATION", parts, start, m.end())
+            m = _FLOAT.match(text, start)
+            if m:
+                return self._token("FLOAT", float(m.group()), start, m.end())
+            m = _INT.match(text, start)
+            return self._token("INT", int(m.group()), start, m.end())
+        if ch == "." and start + 1 < len(text) and text[start + 1].isdigit():
+            m = _FLOAT.match(text, start)
+            return self._token("FLOAT", float(m.group()), start, m.end())
+        m = _IDENT.match(text, start)
+        if m:
+            word = m.group()
+            kind = word if word in KEYWORDS else "IDENT"
+            return self._token(kind, word, start, m.end())
+        if ch == "/" and prev_kind not in _OPERAND_END:
+            return self._regex(start)
+        for op in OPERATORS:
+            if text.startswith(op, start):
+                return self._token(op, op, start, start + len(op))
+        raise self._error(f"invalid token {ch!r}", start)
+
+    def _string(self, start: int) -> Token:
+        text = self.text
+        i = start + 1
+        chars: list[str] = []
+        while i < len(text):
+            c = text[i]
+            if c == '"':
+                return self._token("STRING", "".join(chars), start, i + 1)
+            if c == "\\":
+                if i + 1 >= len(text):
+                    break
+                esc = text[i + 1]
+                if esc in _ESCAPES:
+                    chars.append(_ESCAPES[esc])
+                    i += 2
+                    continue
+                if esc == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", text[i + 2 : i + 4]):
+                    # \xNN escapes are bytes; runs of them spell UTF-8 sequences.
+                    raw = bytearray()
+                    while text.startswith("\\x", i) and re.fullmatch(
+                        r"[0-9a-fA-F]{2}", text[i + 2 : i + 4]
+                    ):
+                        raw.append(int(text[i + 2 : i + 4], 16))
+                        i += 4
+                    chars.append(raw.decode("utf-8", "replace"))
+                    continue
+                raise self._error(f"invalid escape sequence \\{esc}", i)
+            if c == "$" and text.startswith("${", i):
+                raise self._error("string interpolation is not supported by this server", i)
+            chars.append(c)
+            i += 1
+        raise self._error("unterminated string literal", start)
+
+    def _regex(self, start: int) -> Token:
+        text = self.text
+        i = start + 1
+        chars: list[str] = []
+        while i < len(text):
+            c = text[i]
+            if c == "\n":
+                break
+            if c == "/":
+                return self._token("REGEX", "".join(chars), start, i + 1)
+            if c == "\\" and i + 1 < len(text) and text[i + 1] == "/":
+                chars.append("/")
+                i += 2
+                continue
+            if c == "\\" and i + 1 < len(text):
+                chars.append(text[i : i + 2])
+                i += 2
+                continue
+            chars.append(c)
+            i += 1
+        raise self._error("unterminated regular expression", start)
+
+
+def tokenize(text: str) -> list[Token]:
+    return Lexer(text).tokens()

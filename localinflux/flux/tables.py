@@ -1,0 +1,491 @@
+"""Column-major tables and the table transformations that do not need the interpreter."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from .errors import FluxError
+
+# Flux column types, named as the CSV ``#datatype`` row names them (``time`` → dateTime:RFC3339).
+STRING = "string"
+LONG = "long"
+ULONG = "unsignedLong"
+DOUBLE = "double"
+BOOL = "boolean"
+TIME = "time"
+
+
+@dataclass
+class Table:
+    """One Flux table: parallel ``labels``/``types``, ``data`` as one list per column.
+
+    ``key`` lists the group-key labels; ``keyvals`` holds their values, which also defines the
+    key of a table with no rows.
+    """
+
+    labels: list[str]
+    types: list[str]
+    key: list[str]
+    keyvals: dict[str, object]
+    data: list[list] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.data[0]) if self.data else 0
+
+    def index(self, label: str) -> int:
+        try:
+            return self.labels.index(label)
+        except ValueError:
+            return -1
+
+    def column(self, label: str) -> list:
+        i = self.index(label)
+        if i < 0:
+            raise FluxError(f'column "{label}" does not exist')
+        return self.data[i]
+
+    def key_tuple(self) -> tuple:
+        return tuple(self.keyvals.get(label) for label in self.key)
+
+    def rows(self) -> Iterable[tuple]:
+        return zip(*self.data, strict=True) if self.data else iter(())
+
+    def take_rows(self, indexes: Sequence[int]) -> Table:
+        data = [[col[i] for i in indexes] for col in self.data]
+        return Table(list(self.labels), list(self.types), list(self.key), dict(self.keyvals), data)
+
+    def slice_rows(self, start: int, stop: int) -> Table:
+        data = [col[start:stop] for col in self.data]
+        return Table(list(self.labels), list(self.types), list(self.key), dict(self.keyvals), data)
+
+
+def sort_key_value(value: object) -> tuple:
+    """Orders mixed values like Flux orders group keys: nulls first, then by type, then value."""
+    if value is None:
+        return (0, "", 0)
+    return (1, type(value).__name__ if not isinstance(value, int | float) else "num", value)
+
+
+def group_key_order(table: Table) -> tuple:
+    return tuple((label, sort_key_value(table.keyvals.get(label))) for label in table.key)
+
+
+# -- column selection --------------------------------------------------------------------------
+def select_columns(table: Table, keep: Sequence[str]) -> Table:
+    """A table with only the ``keep`` labels (in table order); key shrinks to match."""
+    keep_set = set(keep)
+    idx = [i for i, label in enumerate(table.labels) if label in keep_set]
+    key = [label for label in table.key if label in keep_set]
+    return Table(
+        [table.labels[i] for i in idx],
+        [table.types[i] for i in idx],
+        key,
+        {label: table.keyvals[label] for label in key},
+        [table.data[i] for i in idx] if table.data else [],
+    )
+
+
+def rename_columns(table: Table, mapping: dict[str, str]) -> Table:
+    labels = [mapping.get(label, label) for label in table.labels]
+    if len(set(labels)) != len(labels):
+        raise FluxError("rename: duplicate column names after rename")
+    key = [mapping.get(label, label) for label in table.key]
+    keyvals = {mapping.get(k, k): v for k, v in table.keyvals.items()}
+    return Table(labels, list(table.types), key, keyvals, table.data)
+
+
+# -- grouping ----------------------------------------------------------------------------------
+def group_tables(tables: list[Table], columns: list[str], mode: str) -> list[Table]:
+    """Regroup all rows by ``columns`` (mode "by") or by every other column (mode "except")."""
+    groups: dict[tuple, _GroupBuilder] = {}
+    for table in tables:
+        if mode == "by":
+            key = [c for c in columns if c in table.labels]
+        else:
+            excluded = set(columns)
+            key = [c for c in table.labels if c not in excluded]
+        if all(label in table.keyvals for label in key):
+            values = tuple(table.keyvals[label] for label in key)
+            builder = groups.get((tuple(key), values))
+            if builder is None:
+                builder = groups[(tuple(key), values)] = _GroupBuilder(key, values)
+            builder.add(table, None)
+            continue
+        idx = [table.index(label) for label in key]
+        buckets: dict[tuple, list[int]] = {}
+        for row_no, row in enumerate(table.rows()):
+            buckets.setdefault(tuple(row[i] for i in idx), []).append(row_no)
+        if not buckets and len(table) == 0:
+            continue
+        for values, rows in buckets.items():
+            builder = groups.get((tuple(key), values))
+            if builder is None:
+                builder = groups[(tuple(key), values)] = _GroupBuilder(key, values)
+            builder.add(table, rows)
+    out = [b.build() for b in groups.values()]
+    out.sort(key=group_key_order)
+    return out
+
+
+class _GroupBuilder:
+    def __init__(self, key: list[str], values: tuple) -> None:
+        self.key = key
+        self.keyvals = dict(zip(key, values, strict=True))
+        self.labels: list[str] = []
+        self.types: list[str] = []
+        self.parts: list[tuple[Table, list[int] | None]] = []
+
+    def add(self, table: Table, rows: list[int] | None) -> None:
+        for label, typ in zip(table.labels, table.types, strict=True):
+            if label not in self.labels:
+                self.labels.append(label)
+                self.types.append(typ)
+            elif self.types[self.labels.index(label)] != typ:
+                raise FluxError(
+                    f'schema collision detected: column "{label}" is both of type '
+                    f"{self.types[self.labels.index(label)]} and {typ}"
+                )
+        self.parts.append((table, rows))
+
+    def build(self) -> Table:
+        data: list[list] = [[] for _ in self.labels]
+        for table, rows in self.parts:
+            n = len(table) if rows is None else len(rows)
+            for j, label in enumerate(self.labels):
+                i = table.index(label)
+                if i < 0:
+                    data[j].extend([None] * n)
+                elif rows is None:
+                    data[j].extend(table.data[i])
+                else:
+                    col = table.data[i]
+                    data[j].extend(col[r] for r in rows)
+        return Table(self.labels, self.types, list(self.key), self.keyvals, data)
+
+
+# -- row-order operations ------------------------------------------------------------------------
+def sort_table(table: Table, columns: list[str], desc: bool) -> Table:
+    idx = [table.index(c) for c in columns if table.index(c) >= 0]
+    if not idx or len(table) < 2:
+        return table
+    cols = [table.data[i] for i in idx]
+
+    def row_key(r: int) -> tuple:
+        return tuple(sort_key_value(col[r]) for col in cols)
+
+    order = sorted(range(len(table)), key=row_key, reverse=desc)
+    return table.take_rows(order)
+
+
+def limit_table(table: Table, n: int, offset: int) -> Table:
+    return table.slice_rows(offset, offset + n)
+
+
+def selector_index(table: Table, column: str, which: str) -> int | None:
+    """Row index chosen by first/last/min/max over the non-null values of ``column``."""
+    values = table.column(column)
+    if which == "first":
+        return next((i for i, v in enumerate(values) if v is not None), None)
+    if which == "last":
+        return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
+    best = None
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if best is None or (v < values[best] if which == "min" else v > values[best]):
+            best = i
+    return best
+
+
+def aggregate_values(fn: str, values: list, typ: str) -> tuple[object, str]:
+    """``count``/``sum``/``mean`` over a column's values; returns (value, result type)."""
+    if None in values:
+        values = [v for v in values if v is not None]
+    if fn == "count":
+        return len(values), LONG
+    if typ not in (LONG, ULONG, DOUBLE):
+        raise FluxError(f"{fn}: unsupported aggregate column type {typ}")
+    if fn == "sum":
+        if not values:
+            return None, typ
+        return sum(values), typ
+    if not values:
+        return None, DOUBLE
+    return sum(values) / len(values), DOUBLE
+
+
+def aggregate_table(table: Table, fn: str, column: str, pushed: bool) -> Table:
+    i = table.index(column)
+    if i < 0:
+        raise FluxError(f'{fn}: column "{column}" does not exist')
+    value, typ = aggregate_values(fn, table.data[i], table.types[i])
+    if pushed:
+        # Storage answers pushed-down aggregates in its own column order, minus _time.
+        idx = [j for j, label in enumerate(table.labels) if label in table.keyvals or j == i]
+    else:
+        idx = [j for j, label in enumerate(table.labels) if label in table.keyvals]
+        idx.append(i)
+    labels = [table.labels[j] for j in idx]
+    types = [typ if j == i else table.types[j] for j in idx]
+    data = [[value] if j == i else [table.keyvals[table.labels[j]]] for j in idx]
+    return Table(labels, types, list(table.key), dict(table.keyvals), data)
+
+
+def distinct_table(table: Table, column: str) -> Table:
+    i = table.index(column)
+    if i < 0:
+        raise FluxError(f'distinct: column "{column}" does not exist')
+    if column in table.keyvals:
+        values = [table.keyvals[column]] if len(table) else []
+    else:
+        seen: dict = {}
+        for v in table.data[i]:
+            seen.setdefault((type(v), v), v)
+        values = list(seen.values())
+    idx = [
+        j for j, label in enumerate(table.labels) if label in table.keyvals and label != "_value"
+    ]
+    labels = [table.labels[j] for j in idx] + ["_value"]
+    types = [table.types[j] for j in idx] + [table.types[i]]
+    n = len(values)
+    data = [[table.keyvals[table.labels[j]]] * n for j in idx] + [values]
+    key = [k for k in table.key if k != "_value"]
+    return Table(labels, types, key, {k: table.keyvals[k] for k in key}, data)
+
+
+def pivot_tables(
+    tables: list[Table], row_key: list[str], column_key: list[str], value_column: str
+) -> list[Table]:
+    """Flux 2.7's unsorted pivot: rows in order of first appearance, new columns likewise."""
+    removed = set(column_key) | {value_column}
+    groups: dict[tuple, list[Table]] = {}
+    order: list[tuple] = []
+    for table in tables:
+        key = [k for k in table.key if k not in removed]
+        gk = (tuple(key), tuple(table.keyvals[k] for k in key))
+        if gk not in groups:
+            groups[gk] = []
+            order.append(gk)
+        groups[gk].append(table)
+    out = []
+    for gk in order:
+        key, values = gk
+        members = groups[gk]
+        first = members[0]
+        keyset = set(key)
+        kept = [
+            (label, typ)
+            for label, typ in zip(first.labels, first.types, strict=True)
+            if label not in removed and (label in keyset or label in row_key)
+        ]
+        for label in row_key:
+            if all(label != k for k, _ in kept):
+                raise FluxError(f'pivot: missing row key column "{label}"')
+        new_cols: dict[str, str] = {}
+        rows: dict[tuple, dict[str, object]] = {}
+        for table in members:
+            vi = table.index(value_column)
+            if vi < 0:
+                raise FluxError(f'pivot: missing value column "{value_column}"')
+            ri = [table.index(label) for label in row_key]
+            ci = [table.index(label) for label in column_key]
+            if any(i < 0 for i in ri + ci):
+                raise FluxError("pivot: missing row or column key column")
+            ki = [(label, table.index(label)) for label, _ in kept]
+            vtype = table.types[vi]
+            for row in table.rows():
+                name = "_".join(str(row[i]) for i in ci)
+                if name not in new_cols:
+                    new_cols[name] = vtype
+                elif new_cols[name] != vtype:
+                    raise FluxError(f'pivot: column "{name}" has conflicting types')
+                rk = tuple(row[i] for i in ri)
+                cells = rows.get(rk)
+                if cells is None:
+                    cells = rows[rk] = {label: row[i] for label, i in ki}
+                cells[name] = row[vi]
+        labels = [label for label, _ in kept] + list(new_cols)
+        types = [typ for _, typ in kept] + list(new_cols.values())
+        data = [[cells.get(label) for cells in rows.values()] for label in labels]
+        out.append(Table(labels, types, list(key), dict(zip(key, values, strict=True)), data))
+    return out
+
+
+# -- windowed aggregation ------------------------------------------------------------------------
+SELECTORS = ("first", "last", "min", "max")
+AGGREGATES = ("count", "sum", "mean")
+_MAX_WINDOWS = 5_000_000
+
+
+def _windows(start: int, stop: int, every: int, period: int, offset: int) -> Iterable[tuple]:
+    """Epoch-aligned windows ``[k*every+offset, +period)`` overlapping ``[start, stop)``."""
+    k = (start - offset - period) // every + 1
+    k_last = -((-(stop - offset)) // every) - 1
+    if k_last - k > _MAX_WINDOWS:
+        raise FluxError("aggregateWindow: too many windows; use a larger every or a shorter range")
+    while k <= k_last:
+        ws = k * every + offset
+        yield max(ws, start), min(ws + period, stop)
+        k += 1
+
+
+def aggregate_window(
+    table: Table,
+    *,
+    every: int,
+    period: int,
+    offset: int,
+    fn: str,
+    column: str,
+    time_src: str,
+    time_dst: str,
+    create_empty: bool,
+    pushed: bool,
+) -> Table | None:
+    """``aggregateWindow`` over one table; None when the result has no rows (table dropped)."""
+    from bisect import bisect_left
+
+    if "_start" not in table.keyvals or "_stop" not in table.keyvals:
+        raise FluxError("aggregateWindow: missing _start/_stop columns; bound the query with range")
+    start, stop = int(table.keyvals["_start"]), int(table.keyvals["_stop"])
+    ti, vi = table.index("_time"), table.index(column)
+    if ti < 0 or vi < 0:
+        raise FluxError(f'aggregateWindow: missing column "{"_time" if ti < 0 else column}"')
+    times, values = table.data[ti], table.data[vi]
+    if not all(map(operator.le, times, islice(times, 1, None))):  # C-level sortedness check
+        order = sorted(range(len(times)), key=times.__getitem__)
+        table = table.take_rows(order)
+        times, values = table.data[ti], table.data[vi]
+    has_null = None in values
+    vtype = table.types[vi]
+    if fn in AGGREGATES and fn != "count" and vtype not in (LONG, ULONG, DOUBLE):
+        raise FluxError(f"aggregateWindow: {fn} does not support {vtype} values")
+
+    if create_empty or period != every:
+        windows: Iterable[tuple] = _windows(start, stop, every, period, offset)
+    else:
+        windows = _occupied_windows(times, start, stop, every, offset)
+
+    out_times: list[int] = []
+    picks: list[int] = []  # selectors: chosen row index
+    out_values: list = []  # aggregates: computed value
+    is_selector = fn in SELECTORS
+    src_is_start = time_src == "_start"
+    n = len(times)
+    lo = 0
+    for ws, we in windows:
+        lo = bisect_left(times, ws, 0 if period != every else lo, n)
+        hi = bisect_left(times, we, lo, n)
+        wtime = ws if src_is_start else we
+        if is_selector:
+            pick = _select(values, lo, hi, fn, has_null)
+            # An empty window yields no row, unless createEmpty asks for a null row (Flux
+            # fills empty window tables, table.fill(), before restoring the time column).
+            if pick is not None or create_empty:
+                picks.append(pick)
+                out_times.append(wtime)
+            continue
+        if hi == lo and not create_empty:
+            continue
+        chunk = values[lo:hi]
+        if has_null:
+            chunk = [v for v in chunk if v is not None]
+        if fn == "count":
+            out_values.append(len(chunk))
+        elif not chunk:
+            out_values.append(None)
+        elif fn == "sum":
+            out_values.append(sum(chunk))
+        else:
+            out_values.append(sum(chunk) / len(chunk))
+        out_times.append(wtime)
+    if not out_times:
+        return None
+
+    if is_selector:
+        if None in picks:
+            data = [
+                [table.keyvals.get(label) if p is None else col[p] for p in picks]
+                for label, col in zip(table.labels, table.data, strict=True)
+            ]
+            result = Table(
+                list(table.labels), list(table.types), list(table.key), dict(table.keyvals), data
+            )
+        else:
+            result = table.take_rows(picks)
+        di = result.index(time_dst)
+        if di < 0:
+            result.labels.append(time_dst)
+            result.types.append(TIME)
+            result.data.append(out_times)
+        else:
+            result.data[di] = out_times
+            result.types[di] = TIME
+        return result
+
+    rtype = LONG if fn == "count" else (DOUBLE if fn == "mean" else vtype)
+    m = len(out_times)
+    labels: list[str] = []
+    types: list[str] = []
+    data: list[list] = []
+    # Pushed-down windows keep storage's column order; the Flux-level path (aggregate, then
+    # duplicate the window bound) gives key columns, the value, then the time column.
+    for j, label in enumerate(table.labels):
+        if label in table.keyvals and label != time_dst:
+            labels.append(label)
+            types.append(table.types[j])
+            data.append([table.keyvals[label]] * m)
+        elif pushed and j == ti:
+            labels.append(time_dst)
+            types.append(TIME)
+            data.append(out_times)
+        elif pushed and j == vi:
+            labels.append(column)
+            types.append(rtype)
+            data.append(out_values)
+    if not pushed:
+        labels.append(column)
+        types.append(rtype)
+        data.append(out_values)
+    if time_dst not in labels:
+        labels.append(time_dst)
+        types.append(TIME)
+        data.append(out_times)
+    key = [k for k in table.key if k != time_dst]
+    return Table(labels, types, key, {k: table.keyvals[k] for k in key}, data)
+
+
+def _occupied_windows(
+    times: Sequence[int], start: int, stop: int, every: int, offset: int
+) -> Iterable[tuple]:
+    """Only the windows that hold points (``createEmpty: false``), found by jumping over gaps."""
+    from bisect import bisect_left
+
+    i, n = 0, len(times)
+    while i < n:
+        t = times[i]
+        ws = (t - offset) // every * every + offset
+        we = ws + every
+        yield max(ws, start), min(we, stop)
+        i = bisect_left(times, we, i, n)
+
+
+def _select(values: list, lo: int, hi: int, fn: str, has_null: bool) -> int | None:
+    if hi <= lo:
+        return None
+    if has_null:
+        idx = [i for i in range(lo, hi) if values[i] is not None]
+        if not idx:
+            return None
+    else:
+        idx = range(lo, hi)
+    if fn == "first":
+        return idx[0]
+    if fn == "last":
+        return idx[-1]
+    if fn == "min":
+        return min(idx, key=values.__getitem__)
+    return max(idx, key=values.__getitem__)

@@ -1,0 +1,140 @@
+"""An operator's whole day in the system Chromium: log in, register, look, rotate, remove."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from influxdb_client.client.write_api import SYNCHRONOUS
+from playwright.sync_api import expect, sync_playwright
+
+from devices import simulator
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(monkeypatch):
+    # Playwright's sync API keeps an event loop around; Django's ORM is used from this thread
+    # only by fixtures, before and after the browser runs.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def write_hour_of_telemetry(env, device_id: str) -> None:
+    stop = datetime.now(UTC).replace(second=0, microsecond=0)
+    rng = random.Random(7)
+    lines = [
+        "environment,device={} {} {}".format(
+            device_id,
+            ",".join(f"{name}={value!r}" for name, value in fields.items()),
+            int(t.timestamp()),
+        )
+        for t, fields in simulator.readings(device_id, stop - timedelta(hours=1), stop, rng)
+    ]
+    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(bucket=env.bucket, org=env.org, record=lines, write_precision="s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_manages_a_device_from_the_browser(live_server, influx, staff_user, page):
+    base = live_server.url
+    page.goto(f"{base}/devices/")
+    expect(page).to_have_url(f"{base}/accounts/login/?next=/devices/")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Devices")).to_be_visible()
+
+    # Register: the token is on this page once, in the copy box and the download.
+    page.get_by_role("link", name="Register a device").first.click()
+    page.get_by_label("Device id").fill("browser-1")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", name="Device registered: browser-1")).to_be_visible()
+    config = json.loads(page.locator("#device-config").inner_text())
+    token = config["token"]
+    assert config["device_id"] == "browser-1"
+    assert config["bucket"] == influx.bucket
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download as JSON").click()
+    download = download_info.value
+    assert download.suggested_filename == "browser-1.json"
+    with open(download.path()) as saved:
+        assert json.load(saved) == config
+    page.get_by_role("button", name="Copy configuration").click()
+    expect(page.locator(".copy-status")).not_to_have_text("")
+
+    # The list shows it, never its token.
+    page.get_by_role("link", name="All devices").click()
+    row = page.get_by_role("row").filter(has_text="browser-1")
+    expect(row).to_be_visible()
+    assert token not in page.content()
+
+    # Device page and dashboard, with an hour of telemetry.
+    write_hour_of_telemetry(influx, "browser-1")
+    row.get_by_role("link", name="Details").click()
+    expect(page.get_by_role("heading", name="Device browser-1")).to_be_visible()
+    expect(page.get_by_text("Temperature").first).to_be_visible()
+    assert token not in page.content()
+    assert token[-4:] in page.content()
+    page.get_by_role("link", name="Dashboard").click()
+    page.get_by_role("link", name="1h", exact=True).click()
+    expect(page.locator("figure.chart")).to_have_count(7)
+    expect(page.locator("figure.gauge")).to_have_count(7)
+    expect(page.locator("figure.gauge .freshness").first).to_have_text("just now")
+    assert token not in page.content()
+
+    # Rotate: confirm, see the new token once.
+    page.get_by_role("link", name="Device details").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Rotate token").click()
+    expect(page.get_by_role("heading", name="New device token: browser-1")).to_be_visible()
+    new_token = json.loads(page.locator("#device-config").inner_text())["token"]
+    assert new_token != token
+
+    # Remove, deleting its telemetry too.
+    page.get_by_role("link", name="Go to the device page").click()
+    page.get_by_role("link", name="Remove device").click()
+    page.get_by_label("Also delete its telemetry").check()
+    page.get_by_role("button", name="Remove device").click()
+    expect(page.get_by_text("Device browser-1 removed and its telemetry deleted.")).to_be_visible()
+    expect(page.get_by_text("No devices registered yet.")).to_be_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_viewer_sees_devices_but_no_management(live_server, influx, plain_user, page):
+    from devices import influx as service
+
+    service.register_device("viewer-sees")
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("viewer")
+    page.get_by_label("Password").fill("viewer-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("row").filter(has_text="viewer-sees")).to_be_visible()
+    expect(page.get_by_role("link", name="Register a device")).to_have_count(0)
+    page.get_by_role("link", name="Details").click()
+    expect(page.get_by_role("button", name="Rotate token")).to_have_count(0)
+    page.goto(f"{live_server.url}/devices/register/")
+    expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()

@@ -1,0 +1,89 @@
+"""The JSON API: reference shapes, login required, never a token."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from devices import influx as service
+
+
+def register(staff_client, device_id):
+    response = staff_client.post("/devices/register/", {"device_id": device_id})
+    assert response.status_code == 200
+    return response.context["creds"]
+
+
+def test_it_lists_devices_in_the_reference_shape(staff_client, influx):
+    tokens = [register(staff_client, d).token for d in ("api-2", "api-1")]
+    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
+        when = datetime.now(UTC) - timedelta(minutes=1)
+        writer.write(
+            bucket=influx.bucket,
+            org=influx.org,
+            record=f"environment,device=api-1 Temperature=20.5 {int(when.timestamp())}",
+            write_precision="s",
+        )
+    response = staff_client.get("/api/devices")
+    assert response.status_code == 200
+    body = response.json()
+    assert [d["deviceId"] for d in body] == ["api-1", "api-2"]
+    assert set(body[0]) == {"deviceId", "key", "createdAt", "lastSeen"}
+    assert body[0]["lastSeen"].endswith("Z")
+    assert body[1]["lastSeen"] is None
+    assert body[0]["createdAt"] is not None
+    assert response["X-Total-Count"] == "2"
+    for token in tokens:
+        assert token not in response.content.decode()
+
+
+def test_it_filters_the_api_list_by_id(staff_client, influx):
+    register(staff_client, "north-1")
+    register(staff_client, "south-1")
+    body = staff_client.get("/api/devices", {"q": "south"}).json()
+    assert [d["deviceId"] for d in body] == ["south-1"]
+
+
+def test_it_returns_one_device_with_latest_readings(staff_client, influx):
+    creds = register(staff_client, "api-3")
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
+    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(
+            bucket=influx.bucket,
+            org=influx.org,
+            record=f"environment,device=api-3 Temperature=22.5,Humidity=40 {int(when.timestamp())}",
+            write_precision="s",
+        )
+    response = staff_client.get("/api/devices/api-3")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["deviceId"] == "api-3"
+    assert body["key"] == creds.key
+    readings = {r["field"]: r for r in body["readings"]}
+    assert readings["Temperature"]["value"] == 22.5
+    assert readings["Humidity"]["value"] == 40
+    assert readings["Temperature"]["time"] == when.isoformat().replace("+00:00", "Z")
+    assert creds.token not in response.content.decode()
+
+
+@pytest.mark.parametrize("device_id", ["ghost", 'x"%20or%20"1"=="1', "%24%7Bx%7D"])
+def test_it_answers_404_json_for_unknown_or_invalid_ids(user_client, influx, device_id):
+    response = user_client.get(f"/api/devices/{device_id}")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not found"
+
+
+def test_plain_users_may_read_the_api(user_client, influx):
+    service.register_device("seen-by-all")
+    assert [d["deviceId"] for d in user_client.get("/api/devices").json()] == ["seen-by-all"]
+
+
+def test_the_api_is_read_only(staff_client):
+    assert staff_client.post("/api/devices", {"deviceId": "x"}).status_code == 405
+    assert staff_client.delete("/api/devices/x").status_code == 405
+
+
+def test_it_answers_400_json_to_a_page_that_is_not_a_number(staff_client):
+    response = staff_client.get("/api/devices", {"page": "two"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"

@@ -1,0 +1,85 @@
+"""Fixtures for the local server's conformance tests: one fresh in-process server per module."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from dataclasses import dataclass
+
+import pytest
+from influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from localinflux.testing import LocalInflux
+
+OPERATOR_TOKEN = "operator-token-for-localinflux-tests"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LocalInflux(org="acme", bucket="telemetry", token=OPERATOR_TOKEN) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=10_000) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def write(client):
+    api = client.write_api(write_options=SYNCHRONOUS)
+    yield api
+    api.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_faults(request):
+    yield
+    if "server" in request.fixturenames:
+        request.getfixturevalue("server").faults.clear()
+
+
+@dataclass
+class Raw:
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+
+def raw_request(server, method, path, body=b"", token=None, headers=None) -> Raw:
+    """One HTTP request with nothing hidden by the client library."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["Authorization"] = f"Token {token}"
+        if isinstance(body, str):
+            body = body.encode()
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=body, headers=hdrs)
+        resp = conn.getresponse()
+        return Raw(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def raw(server):
+    def call(method, path, body=b"", token=OPERATOR_TOKEN, headers=None):
+        return raw_request(server, method, path, body, token, headers)
+
+    return call
+
+
+@pytest.fixture
+def raw_to():
+    """``raw_to(server, method, path, body, token)``: raw HTTP to any server (own servers too)."""
+    return raw_request

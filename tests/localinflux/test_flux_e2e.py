@@ -1,0 +1,160 @@
+"""The Flux engine end to end: influxdb-client queries over HTTP against the local server."""
+
+import datetime as dt
+
+import pytest
+from influxdb_client import Point
+from influxdb_client.client.flux_csv_parser import FluxQueryException
+from influxdb_client.rest import ApiException
+
+BUCKET = "telemetry"
+UTC = dt.UTC
+T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def data(server, write):
+    points = []
+    for i in range(10):
+        t = T0 + dt.timedelta(minutes=i)
+        points.append(
+            Point("environment")
+            .tag("device", "dev-1")
+            .field("temperature", 20.0 + i)
+            .field("humidity", 40 + i)
+            .time(t)
+        )
+    for i in range(3):
+        t = T0 + dt.timedelta(minutes=i)
+        points.append(
+            Point("environment").tag("device", "dev-2").field("temperature", 10.5).time(t)
+        )
+    points.append(
+        Point("deviceauth")
+        .tag("deviceId", "dev-1")
+        .field("key", "k1")
+        .field("token", "t1")
+        .time(T0)
+    )
+    write.write(BUCKET, record=points)
+    return points
+
+
+def q(client, flux, **kw):
+    return client.query_api().query(flux, **kw)
+
+
+def test_the_apps_device_lookup_pivots_fields_into_one_record(client, data):
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: 0)'
+        ' |> filter(fn: (r) => r._measurement == "deviceauth" and r.deviceId == "dev-1")'
+        ' |> last() |> pivot(rowKey: ["deviceId"], columnKey: ["_field"], valueColumn: "_value")',
+    )
+    assert len(tables) == 1
+    record = tables[0].records[0]
+    assert (record["deviceId"], record["key"], record["token"]) == ("dev-1", "k1", "t1")
+
+
+def test_the_apps_device_list_hides_tokens(client, data):
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: 0)'
+        ' |> filter(fn: (r) => r._measurement == "deviceauth" and r._field != "token") |> last()',
+    )
+    assert [(r["deviceId"], r.get_field(), r.get_value()) for t in tables for r in t.records] == [
+        ("dev-1", "key", "k1")
+    ]
+
+
+def test_last_report_per_device_via_group_and_max_time(client, data, server):
+    before = server.stats.rows_returned
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: 0)'
+        ' |> filter(fn: (r) => r._measurement == "environment")'
+        ' |> keep(columns: ["_time", "device"]) |> group(columns: ["device"])'
+        ' |> max(column: "_time")',
+    )
+    assert [(r["device"], r.get_time()) for t in tables for r in t.records] == [
+        ("dev-1", T0 + dt.timedelta(minutes=9)),
+        ("dev-2", T0 + dt.timedelta(minutes=2)),
+    ]
+    assert server.stats.rows_returned - before == 2
+
+
+def test_params_and_aggregate_window_through_the_client(client, data):
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: start, stop: stop)'
+        ' |> filter(fn: (r) => r._measurement == "environment" and r.device == device)'
+        " |> aggregateWindow(every: every, fn: mean, createEmpty: false)"
+        ' |> yield(name: "mean")',
+        params={
+            "start": T0,
+            "stop": T0 + dt.timedelta(minutes=10),
+            "device": "dev-1",
+            "every": dt.timedelta(minutes=5),
+        },
+    )
+    got = {
+        t.records[0].get_field(): [(r.get_time(), r.get_value()) for r in t.records] for t in tables
+    }
+    assert got["temperature"] == [
+        (T0 + dt.timedelta(minutes=5), 22.0),
+        (T0 + dt.timedelta(minutes=10), 27.0),
+    ]
+    assert got["humidity"] == [
+        (T0 + dt.timedelta(minutes=5), 42.0),
+        (T0 + dt.timedelta(minutes=10), 47.0),
+    ]
+    assert tables[0].records[0]["result"] == "mean"
+
+
+def test_stream_and_csv_apis_read_the_same_rows(client, data):
+    flux = f'from(bucket: "{BUCKET}") |> range(start: 0) |> filter(fn: (r) => r.device == "dev-2")'
+    records = list(client.query_api().query_stream(flux))
+    assert [r.get_value() for r in records] == [10.5, 10.5, 10.5]
+    rows = list(client.query_api().query_csv(flux))
+    assert rows[0][0] == "#datatype"
+    assert sum(1 for row in rows if row[:3] == ["", "", "0"]) == 3
+
+
+def test_schema_tag_values_for_the_device_picker(client, data):
+    tables = q(
+        client,
+        'import "influxdata/influxdb/schema"\n'
+        f'schema.tagValues(bucket: "{BUCKET}", tag: "device", start: 0)',
+    )
+    assert [r.get_value() for t in tables for r in t.records] == ["dev-1", "dev-2"]
+
+
+def test_an_empty_result_is_an_empty_table_list(client, data):
+    tables = q(client, f'from(bucket: "{BUCKET}") |> range(start: -1m)')
+    assert list(tables) == []
+
+
+def test_errors_reach_the_client_with_status_and_message(client, data):
+    with pytest.raises(ApiException) as err:
+        q(client, f'from(bucket: "{BUCKET}") |> range(start: 0) |> window(every: 1m)')
+    assert err.value.status == 400
+    assert err.value.message == 'function "window" is not supported by this server'
+    with pytest.raises(ApiException) as err:
+        q(client, 'from(bucket: "missing") |> range(start: 0)')
+    assert err.value.status == 404
+    with pytest.raises(ApiException) as err:
+        q(client, f'from(bucket: "{BUCKET}") |> last()')
+    assert err.value.status == 400
+    assert "cannot submit unbounded read" in err.value.message
+
+
+def test_a_failure_after_the_first_result_arrives_in_stream(client, data):
+    flux = (
+        f'from(bucket: "{BUCKET}") |> range(start: 0) |> filter(fn: (r) => r.device == "dev-2")'
+        ' |> yield(name: "ok")\n'
+        f'from(bucket: "{BUCKET}") |> range(start: 0)'
+        ' |> filter(fn: (r) => r._field == "temperature" and r._value > "x") |> yield(name: "bad")'
+    )
+    with pytest.raises(FluxQueryException) as err:
+        q(client, flux)
+    assert "cannot compare float with string" in err.value.message
