@@ -14,9 +14,9 @@ from functools import lru_cache
 from . import ast
 from . import tables as T
 from .compiled import compile_row_fn
-from .errors import FluxError, NotSupported, SemanticError
+from .errors import FluxError, NotSupported
 from .interpreter import Call
-from .values import Builtin, Closure, Duration, Time, format_time
+from .values import Builtin, Closure, Duration, Time
 
 FIELD_TYPES = {
     "float": T.DOUBLE,
@@ -746,4 +746,4 @@ def _measurement_field_keys(call: Call) -> Stream:
 
 PACKAGES = {"influxdata/influxdb/schema": SCHEMA}
 
-__all__ = ["PACKAGES", "UNIVERSE", "ReadSource", "SemanticError", "Stream", "format_time"]
+__all__ = ["PACKAGES", "UNIVERSE", "ReadSource", "Stream"]

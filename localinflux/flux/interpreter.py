@@ -65,10 +65,6 @@ class Call:
     args: dict
     loc: tuple[int, int, int, int]
 
-    def get(self, name: str, default: object = None) -> object:
-        value = self.args.get(name, default)
-        return default if value is None else value
-
     def error(self, message: str) -> SemanticError:
         return SemanticError(f"{self.name}: {message}", self.loc)
 

@@ -16,6 +16,21 @@ def _span(start: Token | ast.Node, end: Token | ast.Node) -> tuple[int, int, int
     return (a[0], a[1], b[2], b[3])
 
 
+def _balanced(op: str, operands: list[ast.Node]) -> ast.Node:
+    """Join ``a or b or c ...`` as a balanced tree, not a left-deep one.
+
+    ``and``/``or`` are associative (also with nulls), and evaluation still runs left to right,
+    but a filter listing hundreds of alternatives then nests log2(n) deep instead of n deep,
+    which keeps the recursive evaluator far from Python's recursion limit.
+    """
+    if len(operands) == 1:
+        return operands[0]
+    mid = len(operands) // 2
+    left = _balanced(op, operands[:mid])
+    right = _balanced(op, operands[mid:])
+    return ast.LogicalExpr(op, left, right, loc=_span(left, right))
+
+
 class Parser:
     def __init__(self, text: str) -> None:
         self.toks = tokenize(text)
@@ -118,20 +133,18 @@ class Parser:
         return self.logical_or()
 
     def logical_or(self) -> ast.Node:
-        left = self.logical_and()
+        operands = [self.logical_and()]
         while self.tok.kind == "or":
             self.take()
-            right = self.logical_and()
-            left = ast.LogicalExpr("or", left, right, loc=_span(left, right))
-        return left
+            operands.append(self.logical_and())
+        return _balanced("or", operands)
 
     def logical_and(self) -> ast.Node:
-        left = self.unary_logical()
+        operands = [self.unary_logical()]
         while self.tok.kind == "and":
             self.take()
-            right = self.unary_logical()
-            left = ast.LogicalExpr("and", left, right, loc=_span(left, right))
-        return left
+            operands.append(self.unary_logical())
+        return _balanced("and", operands)
 
     def unary_logical(self) -> ast.Node:
         if self.tok.kind in ("not", "exists"):

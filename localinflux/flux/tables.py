@@ -103,7 +103,8 @@ def group_tables(tables: list[Table], columns: list[str], mode: str) -> list[Tab
     groups: dict[tuple, _GroupBuilder] = {}
     for table in tables:
         if mode == "by":
-            key = [c for c in columns if c in table.labels]
+            # Flux sorts the grouping columns, which also orders the output tables.
+            key = sorted(c for c in set(columns) if c in table.labels)
         else:
             excluded = set(columns)
             key = [c for c in table.labels if c not in excluded]
@@ -226,7 +227,8 @@ def aggregate_table(table: Table, fn: str, column: str, pushed: bool) -> Table:
         # Storage answers pushed-down aggregates in its own column order, minus _time.
         idx = [j for j, label in enumerate(table.labels) if label in table.keyvals or j == i]
     else:
-        idx = [j for j, label in enumerate(table.labels) if label in table.keyvals]
+        # Flux's aggregates add the group-key columns (in key order), then the value column.
+        idx = [table.index(label) for label in table.key if label != column]
         idx.append(i)
     labels = [table.labels[j] for j in idx]
     types = [typ if j == i else table.types[j] for j in idx]
@@ -235,24 +237,26 @@ def aggregate_table(table: Table, fn: str, column: str, pushed: bool) -> Table:
 
 
 def distinct_table(table: Table, column: str) -> Table:
+    """Flux's ``distinct``: group-key columns (key order), then the distinct values as _value."""
     i = table.index(column)
     if i < 0:
-        raise FluxError(f'distinct: column "{column}" does not exist')
-    if column in table.keyvals:
-        values = [table.keyvals[column]] if len(table) else []
+        # Flux answers a missing column with one empty-string value rather than an error.
+        values: list = [""]
+        vtype = STRING
+    elif column in table.keyvals:
+        values = [table.keyvals[column]]
+        vtype = table.types[i]
     else:
         seen: dict = {}
         for v in table.data[i]:
             seen.setdefault((type(v), v), v)
         values = list(seen.values())
-    idx = [
-        j for j, label in enumerate(table.labels) if label in table.keyvals and label != "_value"
-    ]
-    labels = [table.labels[j] for j in idx] + ["_value"]
-    types = [table.types[j] for j in idx] + [table.types[i]]
-    n = len(values)
-    data = [[table.keyvals[table.labels[j]]] * n for j in idx] + [values]
+        vtype = table.types[i]
     key = [k for k in table.key if k != "_value"]
+    labels = [*key, "_value"]
+    types = [table.types[table.index(k)] for k in key] + [vtype]
+    n = len(values)
+    data = [[table.keyvals[k]] * n for k in key] + [values]
     return Table(labels, types, key, {k: table.keyvals[k] for k in key}, data)
 
 
@@ -433,8 +437,10 @@ def aggregate_window(
     data: list[list] = []
     # Pushed-down windows keep storage's column order; the Flux-level path (aggregate, then
     # duplicate the window bound) gives key columns, the value, then the time column.
-    for j, label in enumerate(table.labels):
-        if label in table.keyvals and label != time_dst:
+    order = range(len(table.labels)) if pushed else [table.index(k) for k in table.key]
+    for j in order:
+        label = table.labels[j]
+        if label in table.keyvals and label not in (time_dst, column):
             labels.append(label)
             types.append(table.types[j])
             data.append([table.keyvals[label]] * m)

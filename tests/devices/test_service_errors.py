@@ -155,3 +155,21 @@ def test_a_forked_worker_builds_its_own_client(influx):
     # The parent's client was left open and still works.
     assert svc._get().client is parent_client
     assert svc.list_devices().total == 1
+
+
+def test_missing_settings_say_what_to_set(settings):
+    settings.INFLUX_URL = ""
+    with pytest.raises(svc.InfluxMisconfigured, match="INFLUX_URL is not set"):
+        svc.list_devices()
+    assert svc.health()["status"] == "fail"
+
+
+def test_health_notices_a_bucket_deleted_after_startup(influx, settings):
+    settings.INFLUX_BUCKET = f"{influx.bucket}_gone"
+    buckets = influx.client.buckets_api()
+    doomed = buckets.create_bucket(bucket_name=settings.INFLUX_BUCKET, org=influx.org)
+    assert svc.health()["status"] == "pass"
+    buckets.delete_bucket(doomed)
+    status = svc.health()
+    assert status["status"] == "fail"
+    assert "influx_setup" in status["message"]

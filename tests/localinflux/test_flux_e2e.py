@@ -158,3 +158,21 @@ def test_a_failure_after_the_first_result_arrives_in_stream(client, data):
     with pytest.raises(FluxQueryException) as err:
         q(client, flux)
     assert "cannot compare float with string" in err.value.message
+
+
+def test_params_of_every_python_type_reach_the_query(client, data):
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: since)'
+        " |> filter(fn: (r) => r._field == names[1] and r._value < below and wanted)"
+        " |> filter(fn: (r) => r.device == device) |> limit(n: n)",
+        params={
+            "since": T0,
+            "names": ["humidity", "temperature"],
+            "below": 28.5,
+            "wanted": True,
+            "device": "dev-1",
+            "n": 2,
+        },
+    )
+    assert [r.get_value() for t in tables for r in t.records] == [20.0, 21.0]

@@ -484,3 +484,41 @@ def test_functions_and_variables_defined_in_the_query(reader):
 def test_expressions_evaluate_like_flux(reader, expression):
     q = ENV + f' |> filter(fn: (r) => r.device == "dev-2" and ({expression}))'
     assert len(values(reader, q, ["_value"])) == 3
+
+
+def test_aggregate_window_time_source_and_period(reader):
+    base = (
+        SRC + ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "humidity")'
+        " |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:10:00Z)"
+    )
+    q = base + ' |> aggregateWindow(every: 5m, fn: first, timeSrc: "_start")'
+    assert values(reader, q, ["_time", "_value"]) == [[at(0), 40], [at(5), 45]]
+    # 10-minute windows every 5 minutes overlap: each point lands in two windows.
+    q = base + " |> aggregateWindow(every: 5m, period: 10m, fn: count)"
+    assert values(reader, q, ["_time", "_value"]) == [[at(5), 5], [at(10), 10], [at(10), 5]]
+
+
+def test_pushed_down_and_flux_level_aggregates_order_columns_like_influxdb(reader):
+    pushed = tables(reader, ENV + ' |> filter(fn: (r) => r._field == "humidity") |> count()')
+    assert [c.label for c in pushed[0].columns][2:] == [
+        "_start",
+        "_stop",
+        "_value",
+        "_field",
+        "_measurement",
+        "device",
+    ]
+    regrouped = ENV + ' |> filter(fn: (r) => r._field == "humidity")'
+    regrouped += ' |> group(columns: ["device", "_field"]) |> count()'
+    flux_level = tables(reader, regrouped)
+    assert [c.label for c in flux_level[0].columns][2:] == ["_field", "device", "_value"]
+
+
+def test_a_filter_with_thousands_of_alternatives_still_runs(reader):
+    ids = " or ".join(f'r.device == "dev-{i}"' for i in range(3000))
+    q = SRC + f" |> filter(fn: (r) => {ids}) |> last()"
+    assert values(reader, q, ["device", "_field"]) == [
+        ["dev-1", "humidity"],
+        ["dev-1", "temperature"],
+        ["dev-2", "temperature"],
+    ]
