@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from . import influx
 from .forms import RegisterForm, RemoveForm, SearchForm
+from .middleware import wants_json
 
 PER_PAGE = 25
 # Dashboards show the environment first, in the reference apps' order, then anything else
@@ -186,3 +187,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
     response = JsonResponse(body, status=200 if ok else 503)
     add_never_cache_headers(response)
     return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for unknown URLs: JSON under /api/ (scripts parse it), the site's page elsewhere."""
+    if wants_json(request):
+        return JsonResponse({"code": "not found", "message": "No such API endpoint."}, status=404)
+    return render(request, "404.html", {"message": "No such page."}, status=404)

@@ -8,3 +8,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("devices.urls")),
 ]
+
+handler404 = "devices.views.page_not_found"

@@ -115,6 +115,24 @@ class RequestRecord:
 class Stats:
     log: list[RequestRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Requests being handled right now (a delayed fault can outlive the test that set it).
+    _in_flight: int = 0
+    _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    def enter(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def leave(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled; False if ``timeout`` passed first."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def record(self, rec: RequestRecord) -> None:
         with self._lock:

@@ -1111,6 +1111,14 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
     def _dispatch(self, method: str) -> None:
+        stats = self.server.api.engine.stats  # type: ignore[attr-defined]
+        stats.enter()
+        try:
+            self._handle(method)
+        finally:
+            stats.leave()
+
+    def _handle(self, method: str) -> None:
         srv: LocalInfluxHTTPServer = self.server  # type: ignore[assignment]
         api = srv.api
         engine = api.engine

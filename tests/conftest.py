@@ -110,6 +110,8 @@ def influx(influx_server, operator_client, settings):
     settings.INFLUX_TIMEOUT = "5"
     if influx_server.local is not None:
         influx_server.local.faults.clear()
+        # A request an earlier test delayed must not be counted in this test's budget.
+        influx_server.local.stats.wait_idle()
         influx_server.local.stats.reset()
     try:
         yield InfluxEnv(
@@ -127,6 +129,7 @@ def influx(influx_server, operator_client, settings):
     finally:
         if influx_server.local is not None:
             influx_server.local.faults.clear()
+            influx_server.local.stats.wait_idle()
         _cleanup(operator_client, [telemetry.id, registry.id], influx_server.org_id)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 
 from .errors import FluxError
@@ -74,17 +75,30 @@ def group_key_order(table: Table) -> tuple:
 
 
 # -- column selection --------------------------------------------------------------------------
+@lru_cache(maxsize=1024)
+def _selection(labels: tuple, types: tuple, key: tuple, keep: frozenset) -> tuple:
+    """Which columns survive a keep/drop: computed once per table layout, not per table."""
+    idx = tuple(i for i, label in enumerate(labels) if label in keep)
+    return (
+        idx,
+        [labels[i] for i in idx],
+        [types[i] for i in idx],
+        [label for label in key if label in keep],
+    )
+
+
 def select_columns(table: Table, keep: Sequence[str]) -> Table:
     """A table with only the ``keep`` labels (in table order); key shrinks to match."""
-    keep_set = set(keep)
-    idx = [i for i, label in enumerate(table.labels) if label in keep_set]
-    key = [label for label in table.key if label in keep_set]
+    idx, labels, types, key = _selection(
+        tuple(table.labels), tuple(table.types), tuple(table.key), frozenset(keep)
+    )
+    data = table.data
     return Table(
-        [table.labels[i] for i in idx],
-        [table.types[i] for i in idx],
-        key,
+        list(labels),
+        list(types),
+        list(key),
         {label: table.keyvals[label] for label in key},
-        [table.data[i] for i in idx] if table.data else [],
+        [data[i] for i in idx] if data else [],
     )
 
 
