@@ -193,4 +193,4 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """404 for unknown URLs: JSON under /api/ (scripts parse it), the site's page elsewhere."""
     if wants_json(request):
         return JsonResponse({"code": "not found", "message": "No such API endpoint."}, status=404)
-    return render(request, "404.html", {"message": "No such page."}, status=404)
+    return render(request, "404.html", status=404)
