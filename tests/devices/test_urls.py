@@ -9,4 +9,3 @@ def test_unknown_api_url_answers_json_404(user_client):
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
     assert response.json()["code"] == "not found"
-
