@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -21,9 +22,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="keep data here (append-only log); memory only if unset")
     parser.add_argument("--org", help="onboard on first start with this org (needs --bucket)")
     parser.add_argument("--bucket", help="initial bucket created by onboarding")
-    parser.add_argument("--token", help="operator token to create (random when not given)")
+    # Secrets may come from the environment so they do not show in `ps`.
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("LOCALINFLUX_TOKEN"),
+        help="operator token to create (default: $LOCALINFLUX_TOKEN, else random)",
+    )
     parser.add_argument("--username", default="admin")
-    parser.add_argument("--password", default="localinflux-password")
+    parser.add_argument(
+        "--password",
+        default=os.environ.get("LOCALINFLUX_PASSWORD", "localinflux-password"),
+        help="onboarded user's password (default: $LOCALINFLUX_PASSWORD)",
+    )
     parser.add_argument(
         "--retention", type=int, default=0, help="initial bucket retention in seconds (0: forever)"
     )

@@ -28,7 +28,8 @@ LOG_NAME = "localinflux.wal"
 
 class Wal:
     def __init__(self, data_dir: str) -> None:
-        os.makedirs(data_dir, exist_ok=True)
+        # The log holds every token: keep it readable by its owner only.
+        os.makedirs(data_dir, mode=0o700, exist_ok=True)
         self.path = os.path.join(data_dir, LOG_NAME)
         self._lock = threading.Lock()
         self._file = None
@@ -65,7 +66,8 @@ class Wal:
         if self._file is not None:
             raise RuntimeError("rewrite the log before opening it for appends")
         tmp = self.path + ".compact"
-        with open(tmp, "wb") as f:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
             for kind, payload in records:
                 f.write(_HEADER.pack(len(payload), zlib.crc32(payload, kind), kind) + payload)
             f.flush()
@@ -85,7 +87,8 @@ class Wal:
 
     def open(self) -> None:
         new = not os.path.exists(self.path)
-        self._file = open(self.path, "ab")  # noqa: SIM115 - kept open for the server's life
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._file = os.fdopen(fd, "ab")  # kept open for the server's life
         if new:
             self._fsync_dir()  # make the new file's directory entry durable too
 

@@ -13,6 +13,8 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from devices.flux import is_valid_device_id
+
 register = template.Library()
 
 # Gauge scales and units per field, the ones the reference dashboards use.
@@ -35,6 +37,16 @@ def parse_duration(text: str) -> timedelta:
 
 def _now() -> datetime:
     return timezone.now()
+
+
+@register.filter
+def openable(device_id: str) -> bool:
+    """Whether the id follows this app's rules, so its pages can be linked and opened.
+
+    Other apps sharing the registry may have written ids we do not accept (``site/1``): those
+    are listed, but without links that could not be built or would not open.
+    """
+    return is_valid_device_id(device_id)
 
 
 @register.filter

@@ -1,0 +1,47 @@
+"""The command line keeps secrets out of `ps` and off other users' reach."""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from influxdb_client import InfluxDBClient
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_token_can_come_from_the_environment_and_the_log_is_private(tmp_path):
+    port = _free_port()
+    data_dir = tmp_path / "data"
+    token = "token-from-the-environment"
+    cmd = [
+        sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(data_dir),
+        "--org", "o", "--bucket", "b", "--quiet",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env={**os.environ, "LOCALINFLUX_TOKEN": token}, stderr=subprocess.DEVNULL
+    )
+    try:
+        with InfluxDBClient(url=f"http://127.0.0.1:{port}", token=token, org="o") as client:
+            for _ in range(100):
+                if client.ping():
+                    break
+                time.sleep(0.05)
+            buckets = client.buckets_api().find_buckets().buckets
+            assert "b" in {b.name for b in buckets}  # the env token is the operator token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert token not in " ".join(cmd)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for log in data_dir.iterdir():
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600, log
