@@ -4,11 +4,17 @@
 row. Compiling the common shapes (``r.col <op> constant``, ``and``/``or``/``not``, regex
 matches) into closures keeps the exact semantics of the interpreter (it reuses ``binary_op``)
 at a fraction of the cost. Anything else falls back to the interpreter for that sub-expression.
+
+A compiled predicate that is true exactly when one column holds one of a known set of strings
+(``r.c == "a"``, ``r.c =~ /^(?:a|b)$/``, and ``or``/``and`` of those on the same column) carries
+that set as ``equals_any`` and the column as ``column``, so the series index can look the values
+up instead of trying every value it holds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from . import ast
 from .interpreter import _COMPARE, Interpreter, Scope, binary_op
@@ -45,6 +51,7 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
         left = compile_row_fn(interp, scope, param, node.left)
         right = compile_row_fn(interp, scope, param, node.right)
         fallback = _interpreted(interp, scope, param, node)
+        same = _same_column_sets(left, right)
         if node.op == "and":
 
             def conj(record: dict) -> object:
@@ -58,6 +65,8 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
                     return True
                 return fallback(record)  # nulls and type errors, exactly as interpreted
 
+            if same is not None:
+                _mark(conj, same[0], same[1] & same[2])
             return conj
 
         def disj(record: dict) -> object:
@@ -71,6 +80,8 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
                 return False
             return fallback(record)
 
+        if same is not None:
+            _mark(disj, same[0], same[1] | same[2])
         return disj
 
     if isinstance(node, ast.UnaryExpr) and node.op in ("not", "exists"):
@@ -92,6 +103,62 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
     return _interpreted(interp, scope, param, node)
 
 
+def _mark(fn: RowFn, column: str, values: frozenset) -> None:
+    fn.column = column  # type: ignore[attr-defined]
+    fn.equals_any = values  # type: ignore[attr-defined]
+
+
+def _same_column_sets(left: RowFn, right: RowFn) -> tuple[str, frozenset, frozenset] | None:
+    column = getattr(left, "column", None)
+    if column is None or getattr(right, "column", None) != column:
+        return None
+    return column, left.equals_any, right.equals_any  # type: ignore[attr-defined]
+
+
+_REGEX_META = set(".^$|?*+()[]{}")
+
+
+@lru_cache(maxsize=256)
+def literal_alternatives(pattern: str) -> frozenset[str] | None:
+    """The strings an anchored alternation of literals matches, e.g. ``^(?:a|b\\.c)$``.
+
+    None for any other pattern. RE2's ``$`` (no multi-line flag) matches only at the end of
+    the text, so such a pattern matches exactly these strings and a set lookup is equivalent.
+    """
+    if len(pattern) < 2 or pattern[0] != "^" or pattern[-1] != "$":
+        return None
+    body = pattern[1:-1]
+    grouped = False
+    for opening in ("(?:", "("):
+        if body.startswith(opening) and body.endswith(")"):
+            body, grouped = body[len(opening) : -1], True
+            break
+    alternatives: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            if i + 1 >= len(body):
+                return None  # the final "$" was escaped: a literal dollar, not an anchor
+            nxt = body[i + 1]
+            if not (nxt.isascii() and not nxt.isalnum() and not nxt.isspace()):
+                return None  # \d, \b, \x41...: classes and escapes, not literals
+            current.append(nxt)
+            i += 2
+            continue
+        if ch == "|" and grouped:
+            alternatives.append("".join(current))
+            current = []
+        elif ch in _REGEX_META:
+            return None
+        else:
+            current.append(ch)
+        i += 1
+    alternatives.append("".join(current))
+    return frozenset(alternatives)
+
+
 def _interpreted(interp: Interpreter, scope: Scope, param: str, node: ast.Node) -> RowFn:
     def run(record: dict) -> object:
         return interp.eval(node, Scope({param: record}, scope))
@@ -102,6 +169,15 @@ def _interpreted(interp: Interpreter, scope: Scope, param: str, node: ast.Node) 
 def _compile_binary(interp: Interpreter, scope: Scope, param: str, node: ast.BinaryExpr) -> RowFn:
     op, loc = node.op, node.loc
     left = compile_row_fn(interp, scope, param, node.left)
+    # The column compared, when the left side is just ``r.column``.
+    target = node.left
+    column = None
+    if (
+        isinstance(target, ast.MemberExpr)
+        and isinstance(target.obj, ast.Identifier)
+        and target.obj.name == param
+    ):
+        column = target.prop
     right_is_const = not _uses(node.right, param)
     if right_is_const:
         const = interp.eval(node.right, scope)
@@ -109,6 +185,18 @@ def _compile_binary(interp: Interpreter, scope: Scope, param: str, node: ast.Bin
         if isinstance(const, Regex) and op in ("=~", "!~"):
             search = const.compiled.search  # type: ignore[attr-defined]
             want = op == "=~"
+            literals = literal_alternatives(const.pattern)
+            if literals is not None:
+
+                def in_set(record: dict) -> object:
+                    value = left(record)
+                    if type(value) is str:
+                        return (value in literals) is want
+                    return binary_op(op, value, const, loc)
+
+                if want and column is not None:
+                    _mark(in_set, column, literals)
+                return in_set
 
             def match(record: dict) -> object:
                 value = left(record)
@@ -129,6 +217,8 @@ def _compile_binary(interp: Interpreter, scope: Scope, param: str, node: ast.Bin
                     return compare(value, const)
                 return binary_op(op, value, const, loc)
 
+            if op == "==" and const_type is str and column is not None:
+                _mark(cmp, column, frozenset((const,)))
             return cmp
         return lambda record: binary_op(op, left(record), const, loc)
     right = compile_row_fn(interp, scope, param, node.right)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import tables as T
 from .errors import FluxError
-from .values import format_float, format_time
+from .values import NS_PER_S, format_float, format_time
 
 ANNOTATIONS = ("datatype", "group", "default")
 DATATYPES = {
@@ -45,6 +46,30 @@ _FORMATTERS: dict[str, Callable[[object], str]] = {
 }
 
 
+def _format_times(values: list) -> list[str]:
+    """``format_time`` over a column, formatting each distinct second once.
+
+    Timestamps in one column mostly share their date and often their second, and the calendar
+    arithmetic is most of the cost of a cell.
+    """
+    seconds: dict[int, str] = {}
+    out = []
+    append = out.append
+    for v in values:
+        if v is None:
+            append("")
+            continue
+        secs, frac = divmod(int(v), NS_PER_S)
+        head = seconds.get(secs)
+        if head is None:
+            head = seconds[secs] = format_time(secs * NS_PER_S)[:-1]
+        if frac:
+            append(head + "." + f"{frac:09d}".rstrip("0") + "Z")
+        else:
+            append(head + "Z")
+    return out
+
+
 def format_cell(value: object, typ: str) -> str:
     if value is None:
         return ""
@@ -59,6 +84,15 @@ class CsvWriter:
         self.parts: list[str] = []
         self.written = 0
         self._specials = ("\n", "\r", '"', delimiter)
+        # Any cell that needs quoting matches this; most columns have none, checked in one pass.
+        self._needs_quote = re.compile(r"[\n\r\"" + re.escape(delimiter) + r"]|^\s|^\\\.$").search
+
+    def quote_all(self, cells: list[str]) -> list[str]:
+        """``quote`` over a column; the column itself when no cell needs quoting."""
+        needs = self._needs_quote
+        if not any(map(needs, cells)):
+            return cells
+        return [self.quote(c) for c in cells]
 
     def quote(self, cell: str) -> str:
         if cell == "":
@@ -133,11 +167,15 @@ class ResultEncoder:
                     cell = quote(cell)
                 columns.append([cell] * len(col))
                 continue
-            fmt = _FORMATTERS[typ]
-            cells = [("" if v is None else fmt(v)) for v in col]
+            if typ == T.TIME:
+                columns.append(_format_times(col))
+                continue
             if typ == T.STRING:
-                cells = [quote(c) for c in cells]
-            columns.append(cells)
+                col = [v if type(v) is str else ("" if v is None else str(v)) for v in col]
+                columns.append(self.out.quote_all(col))
+                continue
+            fmt = _FORMATTERS[typ]
+            columns.append([("" if v is None else fmt(v)) for v in col])
         return columns
 
     def _write_schema(self, name: str, table: T.Table, table_id: int, empty: bool) -> None:

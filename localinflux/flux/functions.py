@@ -2,16 +2,22 @@
 
 Streams are evaluated only when a result is written. A ``ReadSource`` (``from |> range |>
 filter…``) stays symbolic so that predicates on series keys prune series before any point is
-copied, and ``first``/``last`` ask storage for one point per series.
+copied (answered from a per-bucket ``series_index``), and ``first``/``last`` ask storage for one
+point per series. A filter after ``first``/``last``, ``keep``/``drop`` by column list and
+``group`` fuse into the read too: rows go straight from storage into the output tables instead
+of through one table per series (``_group_parts``). Every fused path returns what the
+table-by-table path returns; ``tests/localinflux/test_flux_perf_counts.py`` compares the two.
 """
 
 from __future__ import annotations
 
 import copy
+import operator
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import repeat
 
-from . import ast
+from . import ast, series_index
 from . import tables as T
 from .compiled import compile_row_fn
 from .errors import FluxError, NotSupported
@@ -51,7 +57,13 @@ class Derived(Stream):
 
 
 class ReadSource(Stream):
-    """``from(bucket)`` plus a ``range``, key-level and row-level filters, and maybe a selector."""
+    """``from(bucket)`` plus a ``range``, key-level and row-level filters, and maybe a selector.
+
+    Two later steps fuse into the read as well, so that no table per series is built only to be
+    trimmed or merged: ``keep``/``drop`` by column list (``project``) and ``group`` (``regroup``).
+    A source with either is no longer *plain*: filters, ranges and selectors after them take the
+    generic table paths.
+    """
 
     def __init__(self, interp: object, bucket: str, bucket_id: str, loc: tuple) -> None:
         self.interp = interp
@@ -64,6 +76,11 @@ class ReadSource(Stream):
         self.series_cols: list[tuple[str, ...]] = []  # the columns each series predicate reads
         self.row_preds: list[Callable[[dict], object]] = []
         self.select: str | None = None
+        # Filters after the selector: tested on the one selected row of each series.
+        self.post_preds: list[tuple[Callable[[dict], object], frozenset[str] | None]] = []
+        # keep/drop steps in order: (True for keep, column names)
+        self.project: tuple[tuple[bool, frozenset[str]], ...] = ()
+        self.regroup: tuple[tuple[str, ...], str] | None = None  # group(columns, mode)
 
     def derive(self) -> ReadSource:
         clone = copy.copy(self)
@@ -71,7 +88,12 @@ class ReadSource(Stream):
         clone.series_preds = list(self.series_preds)
         clone.series_cols = list(self.series_cols)
         clone.row_preds = list(self.row_preds)
+        clone.post_preds = list(self.post_preds)
         return clone
+
+    def is_plain(self) -> bool:
+        """No keep/drop/group fused in yet: rows still carry every column of the series."""
+        return not self.project and self.regroup is None
 
     def check_bounded(self) -> None:
         if self.start is None:
@@ -81,24 +103,45 @@ class ReadSource(Stream):
             )
 
     def matching_series(self) -> list:
-        """Series of the bucket whose keys pass every key-level predicate.
+        """(series, key record) of the bucket's series whose keys pass every key-level predicate.
 
-        A predicate's answer depends only on the columns it reads, and many series share those
-        values (every field of a device, every series of a measurement), so each answer is
-        memoized by the values it read: 70,000 series cost a few thousand evaluations.
+        Predicates on one column are answered from the bucket's ``SeriesIndex``: a predicate
+        true for a known set of strings (``equals_any``) by looking those up, any other by
+        evaluating it once per distinct value of the column (or per remaining candidate series,
+        if fewer). Predicates on several columns are evaluated per candidate, memoized by the
+        values they read. Series stay in storage order.
         """
         self.check_bounded()
         start, stop = Time(self.start), Time(self.stop)
-        refs = self.interp.ctx.reader.series(self.bucket_id)
-        checks = [
-            (_key_getter(cols, start, stop), pred, {})
-            for cols, pred in zip(self.series_cols, self.series_preds, strict=True)
-        ]
+        reader = self.interp.ctx.reader
+        refs = reader.series(self.bucket_id)
+        if not refs:
+            return []
+        bounds = {"_start": start, "_stop": stop}
+        multi = []
+        single = []
+        for cols, pred in zip(self.series_cols, self.series_preds, strict=True):
+            if all(c in bounds for c in cols):
+                # Reads no series column: one answer for all series.
+                if pred({c: bounds[c] for c in cols}) is not True:
+                    return []
+            elif len(cols) == 1:
+                single.append((cols[0], pred))
+            else:
+                multi.append((cols, pred))
+        order = self._index_lookup(refs, single, start, stop) if single else range(len(refs))
         out = []
-        for ref in refs:
+        if not multi:
+            for pos in order:
+                ref = refs[pos]
+                out.append((ref, _key_record(ref.key, start, stop)))
+            return out
+        memos = [(_key_getter(cols, start, stop), pred, {}) for cols, pred in multi]
+        for pos in order:
+            ref = refs[pos]
             key = ref.key
             record = None
-            for getter, pred, memo in checks:
+            for getter, pred, memo in memos:
                 values = getter(key)
                 passed = memo.get(values)
                 if passed is None:
@@ -110,15 +153,74 @@ class ReadSource(Stream):
                 out.append((ref, record or _key_record(key, start, stop)))
         return out
 
-    def _compute(self) -> list[T.Table]:
+    def _index_lookup(self, refs: list, single: list, start: Time, stop: Time) -> list[int]:
+        """Ascending positions of the series passing every one-column predicate."""
+        index = series_index.index_for(self.interp.ctx.reader, self.bucket_id, refs)
+        n = len(refs)
+        answers: list[list[int]] = []  # each predicate's passing positions, ascending
+        scans = []  # (distinct values, column, predicate) for opaque predicates
+        for col, pred in single:
+            values = index.column(col)
+            wanted = getattr(pred, "equals_any", None)
+            if wanted is None or getattr(pred, "column", None) != col:
+                scans.append((values, col, pred))
+                continue
+            found = [values[v] for v in wanted if v in values]
+            if len(found) == 1:
+                answers.append(found[0])
+            else:
+                answers.append(sorted(p for positions in found for p in positions))
+        answers.sort(key=len)
+        answers = [a for a in answers if len(a) < n]  # a predicate every series passes
+        if answers and not answers[0]:
+            return []
+        candidates: set[int] | None = None
+        if len(answers) > 1:
+            candidates = set(answers[0]).intersection(*answers[1:])
+        scans.sort(key=lambda item: len(item[0]))
+        for values, col, pred in scans:
+            known = candidates if candidates is not None else answers[0] if answers else None
+            if known is not None and len(known) < len(values):
+                getter = _key_getter((col,), start, stop)
+                memo: dict = {}
+                kept = set()
+                for pos in known:
+                    value = getter(refs[pos].key)
+                    passed = memo.get(value)
+                    if passed is None:
+                        passed = memo[value] = pred({col: value}) is True
+                    if passed:
+                        kept.add(pos)
+                candidates = kept
+            else:
+                kept = set()
+                for value, positions in values.items():
+                    if pred({col: value}) is True:
+                        kept.update(positions)
+                if candidates is None and answers:
+                    candidates = set(answers[0])
+                candidates = kept if candidates is None else candidates & kept
+            if not candidates:
+                return []
+        if candidates is None:
+            return answers[0] if answers else list(range(n))
+        return sorted(candidates)
+
+    def _parts(self) -> list[tuple[dict, str, list, list]]:
+        """(key record, Flux value type, times, values) of each series with rows to return."""
         start, stop = self.start, self.stop
         ctx = self.interp.ctx
-        out: list[T.Table] = []
-        for ref, record in self.matching_series():
-            ctx.series_read += 1
-            if self.select is not None:
-                point = (ref.last if self.select == "last" else ref.first)(start, stop)
+        out = []
+        matched = self.matching_series()
+        ctx.series_read += len(matched)
+        select = self.select
+        post = self.post_preds
+        for ref, record in matched:
+            if select is not None:
+                point = (ref.last if select == "last" else ref.first)(start, stop)
                 if point is None:
+                    continue
+                if post and not _row_passes(post, record, point[0], point[1]):
                     continue
                 times, values = [point[0]], [point[1]]
             else:
@@ -130,8 +232,23 @@ class ReadSource(Stream):
                 times, values = self._filter_rows(record, times, values)
                 if not times:
                     continue
-            out.append(_series_table(record, FIELD_TYPES[ref.ftype], times, values))
+            out.append((record, FIELD_TYPES[ref.ftype], times, values))
         return out
+
+    def _compute(self) -> list[T.Table]:
+        parts = self._parts()
+        if self.regroup is not None:
+            grouped = _group_parts(parts, self.project, *self.regroup)
+            if grouped is not None:
+                return grouped
+        tables = [
+            _series_table(record, vtype, times, values) for record, vtype, times, values in parts
+        ]
+        if self.project:
+            tables = [_project_table(table, self.project) for table in tables]
+        if self.regroup is not None:
+            tables = T.group_tables(tables, list(self.regroup[0]), self.regroup[1])
+        return tables
 
     def _filter_rows(self, record: dict, times: list, values: list) -> tuple[list, list]:
         row = dict(record)
@@ -147,6 +264,153 @@ class ReadSource(Stream):
                 keep_t.append(t)
                 keep_v.append(v)
         return keep_t, keep_v
+
+
+def _row_passes(preds: list, record: dict, t: int, v: object) -> bool:
+    """Whether the selected point (``t``, ``v``) of the series keyed ``record`` passes every
+    filter; a filter known to read only some columns gets a record of just those."""
+    for pred, cols in preds:
+        if cols is None:
+            row = dict(record)
+            row["_time"] = Time(t)
+            row["_value"] = v
+        else:
+            row = {}
+            for c in cols:
+                row[c] = v if c == "_value" else Time(t) if c == "_time" else record.get(c)
+        if pred(row) is not True:
+            return False
+    return True
+
+
+def _project_labels(labels: list[str], project: tuple) -> list[str]:
+    for keep, names in project:
+        labels = [label for label in labels if (label in names) is keep]
+    return labels
+
+
+def _project_table(table: T.Table, project: tuple) -> T.Table:
+    return T.select_columns(table, _project_labels(table.labels, project))
+
+
+# Where a column of a series table comes from: the point times, the values, or the key record.
+_FROM_TIMES = 0
+_FROM_VALUES = 1
+
+
+@lru_cache(maxsize=1024)
+def _group_layout(
+    record_keys: tuple[str, ...], vtype: str, project: tuple, columns: tuple, mode: str
+) -> tuple | None:
+    """Columns (label, type, source) of one series table after keep/drop, and its new group key.
+
+    None when the new key would include ``_time`` or ``_value``: rows then split by value and
+    the generic ``group`` does it.
+    """
+    tag_labels, _ = _layout(record_keys)
+    types = {"_start": T.TIME, "_stop": T.TIME, "_time": T.TIME, "_value": vtype}
+    labels = _project_labels(["_start", "_stop", "_time", "_value", *tag_labels], project)
+    if mode == "by":
+        key = sorted(c for c in set(columns) if c in labels)
+    else:
+        excluded = set(columns)
+        key = [c for c in labels if c not in excluded]
+    if "_time" in key or "_value" in key:
+        return None
+    cols = []
+    for label in labels:
+        source = {"_time": _FROM_TIMES, "_value": _FROM_VALUES}.get(label, label)
+        cols.append((label, types.get(label, T.STRING), source))
+    return tuple(cols), tuple(key)
+
+
+class _FusedGroup:
+    """One output table of a fused ``group``, filled straight from series parts.
+
+    Same result as building each series' table and calling ``T.group_tables``: columns in order
+    of first appearance (missing cells null), rows in series order, same type-collision error.
+    Parts are only collected here; ``build`` fills each column in one comprehension.
+    """
+
+    __slots__ = ("key", "keyvals", "parts")
+
+    def __init__(self, key: tuple, values: tuple) -> None:
+        self.key = list(key)
+        self.keyvals = dict(zip(key, values, strict=True))
+        self.parts: list[tuple[tuple, dict, list, list]] = []
+
+    def build(self) -> T.Table:
+        parts = self.parts
+        labels: list[str] = []
+        types: list[str] = []
+        sources: list[object] = []
+        seen: dict[str, int] = {}
+        for cols in dict.fromkeys(part[0] for part in parts):
+            for label, typ, source in cols:
+                j = seen.get(label)
+                if j is None:
+                    seen[label] = len(labels)
+                    labels.append(label)
+                    types.append(typ)
+                    sources.append(source)
+                elif types[j] != typ:
+                    raise FluxError(
+                        f'schema collision detected: column "{label}" is both of type '
+                        f"{types[j]} and {typ}"
+                    )
+        single = all(len(times) == 1 for _, _, times, _ in parts)
+        data: list[list] = []
+        for source in sources:
+            if source is _FROM_TIMES:
+                column = [t for _, _, times, _ in parts for t in times]
+            elif source is _FROM_VALUES:
+                column = [v for _, _, _, values in parts for v in values]
+            elif single:
+                # A key column: the record lacks it exactly when the series' layout does (keep
+                # and drop remove the same labels from every layout), so missing reads as null.
+                column = [record.get(source) for _, record, _, _ in parts]
+            else:
+                column = [
+                    cell
+                    for _, record, times, _ in parts
+                    for cell in repeat(record.get(source), len(times))
+                ]
+            data.append(column)
+        return T.Table(labels, types, self.key, self.keyvals, data)
+
+
+def _key_values(key: tuple) -> Callable[[dict], tuple]:
+    """A function of a record returning the values of the ``key`` columns as a tuple."""
+    if not key:
+        return lambda record: ()
+    if len(key) == 1:
+        only = key[0]
+        return lambda record: (record[only],)
+    return operator.itemgetter(*key)
+
+
+def _group_parts(parts: list, project: tuple, columns: tuple, mode: str) -> list[T.Table] | None:
+    """``group`` straight from series parts; None if the generic path must do it."""
+    groups: dict[tuple, _FusedGroup] = {}
+    layouts: dict[tuple, tuple] = {}  # this call's layouts: cheaper to find than the lru cache
+    for record, vtype, times, values in parts:
+        record_keys = tuple(record)
+        found = layouts.get((record_keys, vtype))
+        if found is None:
+            layout = _group_layout(record_keys, vtype, project, columns, mode)
+            if layout is None:
+                return None
+            cols, key = layout
+            found = layouts[(record_keys, vtype)] = (cols, key, _key_values(key))
+        cols, key, key_values = found
+        values_key = key_values(record)
+        group = groups.get((key, values_key))
+        if group is None:
+            group = groups[(key, values_key)] = _FusedGroup(key, values_key)
+        group.parts.append((cols, record, times, values))
+    out = [group.build() for group in groups.values()]
+    out.sort(key=T.group_key_order)
+    return out
 
 
 def _key_getter(cols: tuple[str, ...], start: Time, stop: Time) -> Callable:
@@ -330,7 +594,12 @@ def _range(call: Call) -> Stream:
     source = _stream(call)
     start = call.time("start")
     stop = call.time("stop", call.interp.now_ns)
-    if isinstance(source, ReadSource) and source.start is None and not source.row_preds:
+    if (
+        isinstance(source, ReadSource)
+        and source.start is None
+        and not source.row_preds
+        and source.is_plain()
+    ):
         clone = source.derive()
         clone.start, clone.stop = int(start), int(stop)
         return clone
@@ -383,6 +652,7 @@ def _filter(call: Call) -> Stream:
         isinstance(source, ReadSource)
         and source.start is not None
         and source.select is None
+        and source.is_plain()
         and on_empty == "drop"
     ):
         clone = source.derive()
@@ -396,6 +666,20 @@ def _filter(call: Call) -> Stream:
                 row_parts.append(part)
         for part in row_parts:
             clone.row_preds.append(_predicate(call, fn, param, part))
+        return clone
+    if (
+        isinstance(source, ReadSource)
+        and source.select is not None
+        and source.is_plain()
+        and on_empty == "drop"
+    ):
+        # After first()/last() each table holds one row: filtering that row is filtering the
+        # selected point, so no table needs building for series the filter drops.
+        clone = source.derive()
+        cols = _referenced_columns(body, param)
+        clone.post_preds.append(
+            (_predicate(call, fn, param, body), None if cols is None else frozenset(cols))
+        )
         return clone
 
     cols = _referenced_columns(body, param)
@@ -450,6 +734,7 @@ def _selector(which: str) -> Callable[[Call], Stream]:
             and source.start is not None
             and source.select is None
             and not source.row_preds
+            and source.is_plain()
         ):
             clone = source.derive()
             clone.select = which
@@ -474,7 +759,7 @@ def _aggregate(fn_name: str) -> Callable[[Call], Stream]:
     def impl(call: Call) -> Stream:
         source = _stream(call)
         column = call.string("column", "_value")
-        pushed = isinstance(source, ReadSource) and source.select is None
+        pushed = isinstance(source, ReadSource) and source.select is None and source.is_plain()
 
         def per_table(table: T.Table) -> T.Table | None:
             return T.aggregate_table(table, fn_name, column, pushed)
@@ -522,7 +807,7 @@ def _aggregate_window(call: Call) -> Stream:
     if time_src not in ("_start", "_stop"):
         raise NotSupported(f'aggregateWindow with timeSrc "{time_src}"')
     create_empty = call.boolean("createEmpty", True)
-    pushed = isinstance(source, ReadSource) and source.select is None
+    pushed = isinstance(source, ReadSource) and source.select is None and source.is_plain()
     if isinstance(source, ReadSource):
         source.check_bounded()
 
@@ -567,6 +852,11 @@ def _group(call: Call) -> Stream:
     mode = call.string("mode", "by")
     if mode not in ("by", "except"):
         raise call.error('mode must be "by" or "except"')
+    if isinstance(source, ReadSource) and source.regroup is None:
+        # Fused into the read: rows go straight into the new groups (see ``_group_parts``).
+        clone = source.derive()
+        clone.regroup = (tuple(columns), mode)
+        return clone
     return Derived(lambda: T.group_tables(source.tables(), columns, mode))
 
 
@@ -575,6 +865,12 @@ def _column_filter(call: Call, keep: bool) -> Stream:
     fn = call.function("fn")
     if (columns is None) == (fn is None):
         raise call.error("specify exactly one of columns or fn")
+    source = _stream(call)
+    if columns is not None and isinstance(source, ReadSource) and source.regroup is None:
+        # Fused into the read: series tables are built with only the surviving columns.
+        clone = source.derive()
+        clone.project = (*source.project, (keep, frozenset(columns)))
+        return clone
     interp = call.interp
 
     def per_table(table: T.Table) -> T.Table:

@@ -1,0 +1,173 @@
+"""The engine's fast paths, by the work they do (series read, rows returned), never by time.
+
+The fast paths (series index, ``last``/``first`` with ``filter``/``keep``/``drop``/``group``
+fused into the read) must return exactly what the table-by-table paths return; the
+equivalence tests below force the slow path with a filter that keeps everything.
+"""
+
+import gc
+import json
+import weakref
+
+import pytest
+
+from localinflux.flux import series_index
+from tests.localinflux.flux_fakes import NS, FakeReader, client_tables, run
+
+B = "0000000000000001"
+T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
+NOW = T0 + 86400 * NS
+MIN = 60 * NS
+
+SRC = 'from(bucket: "iot") |> range(start: 0)'
+ENV = SRC + ' |> filter(fn: (r) => r._measurement == "environment")'
+REG = SRC + ' |> filter(fn: (r) => r._measurement == "deviceauth")'
+# Keeps every row but, as a filter that may keep empty tables, is not fused into the read:
+# whatever follows it runs table by table.
+SLOW = ' |> filter(fn: (r) => true, onEmpty: "keep")'
+
+
+def device(n):
+    return f"dev-{n:03d}"
+
+
+@pytest.fixture
+def reader():
+    r = FakeReader()
+    for n in range(200):
+        tags = {"device": device(n)}
+        if n % 3 == 0:
+            tags["site"] = f"s{n % 2}"  # a tag only some series have
+        for i, name in enumerate(("Temperature", "Humidity", "CO2")):
+            r.add(
+                B, "environment", tags, name, [(T0 + p * MIN, 20.0 + n + i + p) for p in range(4)]
+            )
+        r.add(B, "deviceauth", {"deviceId": device(n)}, "key", [(T0, f"k{n}")])
+        r.add(B, "deviceauth", {"deviceId": device(n)}, "createdAt", [(T0, "2024-01-01T00:00:00Z")])
+        r.add(B, "deviceauth", {"deviceId": device(n)}, "token", [(T0, f"t{n}")])
+    for n in range(150, 200):  # removed later: an empty key
+        r.add(B, "deviceauth", {"deviceId": device(n)}, "key", [(T0 + MIN, "")])
+    return r
+
+
+def query(reader, flux):
+    response, ctx = run(reader, flux, now_ns=NOW)
+    assert response.status == 200, response.body
+    return response, ctx
+
+
+def test_a_page_of_devices_reads_only_the_series_of_those_devices(reader):
+    page = "|".join(device(n) for n in (3, 4, 5, 170))
+    response, ctx = query(
+        reader,
+        ENV + f" |> filter(fn: (r) => r.device =~ /^(?:{page})$/)"
+        ' |> last() |> keep(columns: ["_time", "_field", "device"]) |> group()',
+    )
+    assert ctx.series_read == 4 * 3
+    assert ctx.rows_returned == 4 * 3
+    assert sum(s.slices for s in reader.all_series()) == 0  # last() copied no point out
+    [table] = client_tables(response.body)
+    assert {r["device"] for r in table.records} == {device(n) for n in (3, 4, 5, 170)}
+
+
+def test_the_id_list_returns_one_row_per_active_device_not_per_point(reader):
+    response, ctx = query(
+        reader,
+        REG + ' |> filter(fn: (r) => r._field == "key") |> last()'
+        ' |> filter(fn: (r) => r._value != "")'
+        ' |> keep(columns: ["deviceId"]) |> group()',
+    )
+    assert ctx.series_read == 200  # one key series per device, nothing else
+    assert ctx.rows_returned == 150  # the 50 removed devices are dropped in the query
+    [table] = client_tables(response.body)
+    assert [c.label for c in table.columns] == ["result", "table", "deviceId"]
+    assert [r["deviceId"] for r in table.records] == [device(n) for n in range(150)]
+
+
+PIPELINES = [
+    ' |> last() |> keep(columns: ["_time", "_field", "device"]) |> group()',
+    ' |> last() |> keep(columns: ["_time", "_value", "_field", "device", "site"]) |> group()',
+    ' |> first() |> drop(columns: ["_start", "_stop"]) |> group(columns: ["device"])',
+    ' |> last() |> group(columns: ["site"])',
+    ' |> last() |> group(columns: ["_measurement", "device"], mode: "except")',
+    ' |> group(columns: ["_field"])',
+    ' |> keep(columns: ["_time", "_value", "device"]) |> group(columns: ["device"])',
+    # The new key would hold _value: rows split by value, the generic path's job.
+    ' |> last() |> keep(columns: ["_value", "device"]) |> group(columns: ["_value"])',
+    ' |> last() |> filter(fn: (r) => r._value > 150.0) |> keep(columns: ["_value", "device"])',
+    ' |> last() |> filter(fn: (r) => r.site == "s1" and r._field == "CO2") |> group()',
+    ' |> drop(columns: ["site"]) |> last() |> group()',
+    " |> last() |> filter(fn: (r) => r._time > r._start and exists r.site) |> group()",
+    ' |> first() |> filter(fn: (r) => r._value < 100.0) |> drop(columns: ["_measurement"])',
+]
+
+
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_fused_reads_return_exactly_what_table_by_table_evaluation_returns(reader, pipeline):
+    fast, _ = query(reader, ENV + pipeline)
+    slow, _ = query(reader, ENV + SLOW + pipeline)
+    assert fast.body == slow.body
+    assert fast.body.count(b"\r\n") > 5  # the comparison is about real rows
+
+
+def test_a_type_collision_in_a_fused_group_is_the_same_error(reader):
+    reader.add(B, "environment", {"device": "dev-x"}, "note", [(T0, "text")])
+    fast, _ = run(reader, ENV + " |> last() |> group()", now_ns=NOW)
+    slow, _ = run(reader, ENV + SLOW + " |> last() |> group()", now_ns=NOW)
+    assert fast.status == slow.status == 400
+    assert fast.body == slow.body
+    assert "schema collision" in json.loads(fast.body)["message"]
+
+
+def test_new_series_are_seen_after_the_index_was_built(reader):
+    flux = ENV + ' |> filter(fn: (r) => r.device == "dev-new") |> last()'
+    _, ctx = query(reader, flux)
+    assert ctx.rows_returned == 0
+    reader.add(B, "environment", {"device": "dev-new"}, "Temperature", [(T0, 1.0)])
+    _, ctx = query(reader, flux)
+    assert ctx.rows_returned == 1
+
+
+@pytest.mark.parametrize(
+    ("regex", "expected"),
+    [
+        ("^(?:dev-001|dev\\.x)$", {"dev-001", "dev.x"}),
+        ("^dev-001$", {"dev-001"}),
+        ("^dev.x$", {"dev.x", "devXx"}),  # an unescaped dot is any character
+        ("^(?:dev-00)", {"dev-001", "dev-002"}),  # not anchored at the end: a prefix
+        ("dev-001|^devXx$", {"dev-001", "devXx"}),
+    ],
+)
+def test_regex_filters_on_tags_match_exactly_what_re2_matches(regex, expected):
+    r = FakeReader()
+    for name in ("dev-001", "dev-002", "dev.x", "devXx", "xdev-001y"):
+        r.add(B, "environment", {"device": name}, "Temperature", [(T0, 1.0)])
+    expected = set(expected)
+    if regex == "dev-001|^devXx$":
+        expected.add("xdev-001y")  # unanchored alternative
+    response, _ = query(r, ENV + f" |> filter(fn: (r) => r.device =~ /{regex}/) |> last()")
+    found = {rec["device"] for t in client_tables(response.body) for rec in t.records}
+    assert found == expected
+    negated, _ = query(r, ENV + f" |> filter(fn: (r) => r.device !~ /{regex}/) |> last()")
+    rest = {rec["device"] for t in client_tables(negated.body) for rec in t.records}
+    assert rest == {"dev-001", "dev-002", "dev.x", "devXx", "xdev-001y"} - expected
+
+
+def test_the_garbage_collector_is_back_on_after_queries_and_errors(reader):
+    assert gc.isenabled()
+    query(reader, ENV + " |> last() |> group()")
+    run(reader, ENV + " |> nosuchfunction()", now_ns=NOW)
+    assert gc.isenabled()
+
+
+def test_indexes_kept_for_many_buckets_do_not_hold_deleted_series_in_memory():
+    reader = FakeReader()
+    doomed = reader.add(B, "environment", {"device": "gone"}, "Temperature", [(T0, 1.0)])
+    alive = weakref.ref(doomed)
+    series_index.index_for(reader, "deleted-bucket", [doomed])
+    del doomed
+    reader.buckets.clear()
+    for n in range(series_index.MAX_BUCKETS):
+        series_index.index_for(reader, f"bucket-{n}", [])
+    gc.collect()
+    assert alive() is None
