@@ -45,6 +45,7 @@ serve: $(VENV)/.runtime
 ## bench: benchmarks, printed side by side
 bench: $(VENV)/.dev
 	$(PY) -m bench.localinflux
+	$(PY) -m bench.app
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

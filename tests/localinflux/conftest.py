@@ -11,6 +11,7 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from localinflux.testing import LocalInflux
+from tests.localinflux.flux_fakes import EnginePath, HttpPath
 
 OPERATOR_TOKEN = "operator-token-for-localinflux-tests"
 
@@ -83,3 +84,22 @@ def raw(server):
 def raw_to():
     """``raw_to(server, method, path, body, token)``: raw HTTP to any server (own servers too)."""
     return raw_request
+
+
+@pytest.fixture
+def http_flux(server, client, write):
+    """The end-to-end path alone: the module's server, written and queried through
+    influxdb-client, in a fresh bucket named ``iot`` (deleted afterwards)."""
+    path = HttpPath(server, client, write)
+    yield path
+    path.close()
+
+
+@pytest.fixture(params=["engine", "http"])
+def flux(request):
+    """A Flux test's two paths: ``engine`` (``handle_query`` on an in-memory reader) and
+    ``http`` (``http_flux``). Load data with ``flux.load(...)``, then query; one test body and
+    one hand-computed expectation serve both."""
+    if request.param == "engine":
+        return EnginePath()
+    return request.getfixturevalue("http_flux")

@@ -1,32 +1,42 @@
-"""Byte-exact annotated CSV, as InfluxDB 2.7 writes it and influxdb-client reads it."""
+"""Byte-exact annotated CSV, as InfluxDB 2.7 writes it and influxdb-client reads it.
+
+The tests taking ``flux`` run twice: straight into the engine, and end to end (points written
+through influxdb-client to a real server, the CSV read back over HTTP). The encoder tests below
+them build tables by hand, which only the engine-level API can do.
+"""
+
+import pytest
 
 from localinflux.flux import tables as T
 from localinflux.flux.csvout import Dialect, encode
 from localinflux.flux.errors import FluxError
 from localinflux.flux.values import format_float, format_time
-from tests.localinflux.flux_fakes import NS, FakeReader, client_tables, csv_text, run
+from tests.localinflux.flux_fakes import NS, client_tables
 
-B = "0000000000000001"
 T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
-NOW = T0 + 3600 * NS
+NOW = "2024-01-01T01:00:00Z"
 CLIENT = Dialect(annotations=["datatype", "group", "default"])
+
+CLIMATE = [
+    ("climate", {"room": "kitchen"}, "humidity", [(T0 + 3510 * NS, 40)]),
+    ("climate", {"room": "kitchen"}, "temperature", [(T0 + 3540 * NS + NS // 2, 21.5)]),
+]
 
 
 def lines(*rows):
     return "".join(row + "\r\n" for row in rows)
 
 
-def climate():
-    r = FakeReader()
-    r.add(B, "climate", {"room": "kitchen"}, "humidity", [(T0 + 3510 * NS, 40)])
-    r.add(B, "climate", {"room": "kitchen"}, "temperature", [(T0 + 3540 * NS + NS // 2, 21.5)])
-    return r
+@pytest.fixture
+def db(flux):
+    flux.load(CLIMATE)
+    return flux
 
 
 LAST = 'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z) |> last()'
 
 
-def test_a_schema_change_starts_a_new_annotation_block():
+def test_a_schema_change_starts_a_new_annotation_block(db):
     expected = lines(
         "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,long,string,string,string",
         "#group,false,false,true,true,false,false,true,true,true",
@@ -41,15 +51,12 @@ def test_a_schema_change_starts_a_new_annotation_block():
         ",,1,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:59:00.5Z,21.5,temperature,climate,kitchen",
         "",
     )  # fmt: skip
-    assert csv_text(climate(), LAST, now="2024-01-01T01:00:00Z") == expected
+    assert db.csv(LAST, now=NOW) == expected
 
 
-def test_tables_of_one_schema_share_one_block():
-    r = climate()
-    r.add(B, "climate", {"room": "hall"}, "temperature", [(T0 + 60 * NS, 19.0)])
-    text = csv_text(
-        r, LAST + ' |> filter(fn: (r) => r._field == "temperature")', now="2024-01-01T01:00:00Z"
-    )
+def test_tables_of_one_schema_share_one_block(db):
+    db.load([("climate", {"room": "hall"}, "temperature", [(T0 + 60 * NS, 19.0)])])
+    text = db.csv(LAST + ' |> filter(fn: (r) => r._field == "temperature")', now=NOW)
     assert text == lines(
         "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string,string",
         "#group,false,false,true,true,false,false,true,true,true",
@@ -61,23 +68,25 @@ def test_tables_of_one_schema_share_one_block():
     )  # fmt: skip
 
 
-def test_no_data_is_a_single_line_ending():
-    response, ctx = run(climate(), LAST + ' |> filter(fn: (r) => r.room == "attic")', now_ns=NOW)
-    assert response.status == 200
-    assert response.content_type == "text/csv; charset=utf-8"
-    assert response.body == b"\r\n"
-    assert ctx.rows_returned == 0
-    assert client_tables(response.body) == []
+def test_no_data_is_a_single_line_ending(db):
+    reply = db.request(LAST + ' |> filter(fn: (r) => r.room == "attic")', now=NOW)
+    assert reply.status == 200
+    assert reply.content_type == "text/csv; charset=utf-8"
+    assert reply.body == b"\r\n"
+    assert db.rows_returned == 0
+    assert client_tables(reply.body) == []
+    # What the client's own query call makes of it.
+    assert db.tables(LAST + ' |> filter(fn: (r) => r.room == "attic")') == []
 
 
-def test_each_yield_is_its_own_result_with_table_ids_from_zero():
+def test_each_yield_is_its_own_result_with_table_ids_from_zero(db):
     q = (
         'data = from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z)'
         ' |> filter(fn: (r) => r._field == "humidity")\n'
         'data |> count() |> yield(name: "n")\n'
         'data |> keep(columns: ["_value"]) |> yield(name: "v")'
     )
-    text = csv_text(climate(), q, now="2024-01-01T01:00:00Z")
+    text = db.csv(q, now=NOW)
     assert text == lines(
         "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,long,string,string,string",
         "#group,false,false,true,true,false,true,true,true",
@@ -90,6 +99,119 @@ def test_each_yield_is_its_own_result_with_table_ids_from_zero():
         "#default,v,,",
         ",result,table,_value",
         ",,0,40",
+        "",
+    )
+    assert db.rows_returned == 2
+
+
+def test_a_runtime_error_before_any_output_is_a_json_error(db):
+    reply = db.request(LAST + ' |> filter(fn: (r) => r._value > "x")')
+    assert reply.status == 400
+    assert reply.content_type == "application/json; charset=utf-8"
+    assert reply.json["code"] == "invalid"
+    assert "cannot compare" in reply.json["message"]
+
+
+def test_a_runtime_error_after_the_first_result_becomes_an_in_stream_error_table(db):
+    q = (
+        'data = from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z)\n'
+        'data |> filter(fn: (r) => r._field == "humidity") |> yield(name: "ok")\n'
+        'data |> filter(fn: (r) => r._field == "temperature" and r._value > "x")'
+        ' |> yield(name: "bad")'
+    )  # the comparison sits at line 3, columns 57 to 71
+    reply = db.request(q, now=NOW)
+    assert reply.status == 200
+    assert reply.body.decode() == lines(
+        "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,long,string,string,string",
+        "#group,false,false,true,true,false,false,true,true,true",
+        "#default,ok,,,,,,,,",
+        ",result,table,_start,_stop,_time,_value,_field,_measurement,room",
+        ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:58:30Z,40,humidity,climate,kitchen",
+        "",
+        "",
+        "#datatype,string,string",
+        "#group,true,true",
+        "#default,,",
+        ",error,reference",
+        ",error @3:57-3:71: cannot compare float with string,",
+    )  # fmt: skip
+
+
+def test_field_and_tag_text_is_quoted_only_where_csv_needs_it(flux):
+    flux.load(
+        [
+            ("notes", {"room": "hall, east"}, "text", [(T0, 'say "hi"')]),
+            ("notes", {"room": "living room"}, "text", [(T0, " lead, comma")]),
+        ]
+    )
+    # keep() leaves the columns in the table's order: _value before the tag.
+    q = 'from(bucket: "iot") |> range(start: 0) |> keep(columns: ["room", "_value"])'
+    assert flux.csv(q) == lines(
+        "#datatype,string,long,string,string",
+        "#group,false,false,false,true",
+        "#default,_result,,,",
+        ",result,table,_value,room",
+        ',,0,"say ""hi""","hall, east"',
+        ',,1," lead, comma",living room',
+        "",
+    )
+
+
+def test_escaped_keys_round_trip_and_key_columns_sort_bytewise(flux):
+    # Line protocol escapes the space, comma and equals signs; the CSV shows them plain. An
+    # uppercase tag key sorts before "_field" (bytewise), fields sort within the series.
+    tags = {"Site": "a=b", "room": "x y"}
+    flux.load(
+        [
+            ("my env", tags, "temp C", [(T0, 1.5)]),
+            ("my env", tags, "n", [(T0 - NS, 2)]),
+        ]
+    )
+    q = 'from(bucket: "iot") |> range(start: 2023-12-31T00:00:00Z, stop: 2024-01-02T00:00:00Z)'
+    q += ' |> filter(fn: (r) => r.Site == "a=b" and r._measurement == "my env")'
+    assert flux.csv(q) == lines(
+        "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,long,string,string,string,string",
+        "#group,false,false,true,true,false,false,true,true,true,true",
+        "#default,_result,,,,,,,,,",
+        ",result,table,_start,_stop,_time,_value,Site,_field,_measurement,room",
+        ",,0,2023-12-31T00:00:00Z,2024-01-02T00:00:00Z,2023-12-31T23:59:59Z,2,a=b,n,my env,x y",
+        "",
+        "#datatype,string,long,dateTime:RFC3339,dateTime:RFC3339,dateTime:RFC3339,double,string,string,string,string",
+        "#group,false,false,true,true,false,false,true,true,true,true",
+        "#default,_result,,,,,,,,,",
+        ",result,table,_start,_stop,_time,_value,Site,_field,_measurement,room",
+        ",,1,2023-12-31T00:00:00Z,2024-01-02T00:00:00Z,2024-01-01T00:00:00Z,1.5,"
+        "a=b,temp C,my env,x y",
+        "",
+    )  # fmt: skip
+
+
+def test_floats_booleans_and_nanosecond_times_print_like_go(flux):
+    floats = [1.0, 0.1, 1e21, 1.5e-7, -2.5]
+    flux.load(
+        [
+            ("m", {}, "f", [(T0 + i * NS, v) for i, v in enumerate(floats)]),
+            ("m", {}, "ok", [(T0 + 785_000_400, True), (T0 + NS, False)]),
+        ]
+    )
+    q = 'from(bucket: "iot") |> range(start: 0) |> keep(columns: ["_time", "_value"])'
+    assert flux.csv(q) == lines(
+        "#datatype,string,long,dateTime:RFC3339,double",
+        "#group,false,false,false,false",
+        "#default,_result,,,",
+        ",result,table,_time,_value",
+        ",,0,2024-01-01T00:00:00Z,1",
+        ",,0,2024-01-01T00:00:01Z,0.1",
+        ",,0,2024-01-01T00:00:02Z,1000000000000000000000",
+        ",,0,2024-01-01T00:00:03Z,0.00000015",
+        ",,0,2024-01-01T00:00:04Z,-2.5",
+        "",
+        "#datatype,string,long,dateTime:RFC3339,boolean",
+        "#group,false,false,false,false",
+        "#default,_result,,,",
+        ",result,table,_time,_value",
+        ",,1,2024-01-01T00:00:00.7850004Z,true",
+        ",,1,2024-01-01T00:00:01Z,false",
         "",
     )
 
@@ -138,14 +260,6 @@ def test_an_error_after_output_started_becomes_an_error_table():
             ",runtime error: boom,",
         )
     )
-
-
-def test_a_runtime_error_before_any_output_is_a_json_error():
-    q = LAST + ' |> filter(fn: (r) => r._value > "x")'
-    response, _ = run(climate(), q, now_ns=NOW)
-    assert response.status == 400
-    assert response.content_type == "application/json; charset=utf-8"
-    assert b"cannot compare" in response.body
 
 
 def test_an_empty_table_writes_its_key_in_the_default_row():

@@ -7,6 +7,8 @@ from influxdb_client import Point
 from influxdb_client.client.flux_csv_parser import FluxQueryException
 from influxdb_client.rest import ApiException
 
+from tests.localinflux.flux_fakes import NS
+
 BUCKET = "telemetry"
 UTC = dt.UTC
 T0 = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -176,3 +178,33 @@ def test_params_of_every_python_type_reach_the_query(client, data):
         },
     )
     assert [r.get_value() for t in tables for r in t.records] == [20.0, 21.0]
+
+
+def test_deleted_series_and_points_leave_the_indexed_and_fused_reads(http_flux, client):
+    minute = 60 * NS
+    t0 = 1704067200 * NS
+    dev1 = [(t0 + i * minute, 40 + i) for i in range(10)]
+    http_flux.load(
+        [
+            ("environment", {"device": "dev-1"}, "humidity", dev1),
+            ("environment", {"device": "dev-2"}, "humidity", [(t0, 50)]),
+        ]
+    )
+    env = 'from(bucket: "iot") |> range(start: 0)'
+    env += ' |> filter(fn: (r) => r._measurement == "environment")'
+    devices = env + ' |> last() |> keep(columns: ["device", "_value"]) |> group()'
+    assert [(r["device"], r.get_value()) for t in http_flux.tables(devices) for r in t.records] == [
+        ("dev-1", 49),
+        ("dev-2", 50),
+    ]  # the bucket's series index now exists
+    delete = client.delete_api()
+    end = dt.datetime(2030, 1, 1, tzinfo=UTC)
+    delete.delete(dt.datetime(1970, 1, 1, tzinfo=UTC), end, 'device="dev-2"', "iot")
+    # Delete bounds are inclusive: 00:05 itself goes, 40..44 stay.
+    delete.delete(T0 + dt.timedelta(minutes=5), end, 'device="dev-1"', "iot")
+    assert [(r["device"], r.get_value()) for t in http_flux.tables(devices) for r in t.records] == [
+        ("dev-1", 44)
+    ]
+    assert http_flux.tables(env + ' |> filter(fn: (r) => r.device == "dev-2") |> last()') == []
+    counts = http_flux.tables(env + " |> count()")
+    assert [(r["device"], r.get_value()) for t in counts for r in t.records] == [("dev-1", 5)]

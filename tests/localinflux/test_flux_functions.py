@@ -1,18 +1,30 @@
-"""Each Flux function against hand-computed tables, read back through influxdb-client's parser."""
+"""Each Flux function against hand-computed tables, read back through influxdb-client's parser.
+
+Every test runs twice (see the ``flux`` fixture): straight into the engine, and end to end, the
+same points written to a real server through influxdb-client and queried over HTTP.
+"""
 
 import datetime as dt
 import json
 
 import pytest
 
-from localinflux.flux import handle_query
-from tests.localinflux.flux_fakes import NS, FakeReader, client_tables, make_context, run
+from tests.localinflux.flux_fakes import NS
 
-B = "0000000000000001"
 T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
-NOW = T0 + 3600 * NS
 MIN = 60 * NS
+# now() for the tests whose answer depends on it; the others run at the wall clock.
+NOW = "2024-01-01T01:00:00Z"
 UTC = dt.UTC
+
+DEV1 = {"device": "dev-1"}
+DATA = [
+    ("environment", DEV1, "temperature", [(T0 + i * MIN, 20.0 + i) for i in range(10)]),
+    ("environment", DEV1, "humidity", [(T0 + i * MIN, 40 + i) for i in range(10)]),
+    ("environment", {"device": "dev-2"}, "temperature", [(T0 + i * MIN, 10.5) for i in range(3)]),
+    ("deviceauth", {"deviceId": "dev-1"}, "key", [(T0, "k1")]),
+    ("deviceauth", {"deviceId": "dev-1"}, "token", [(T0, "t1")]),
+]  # fmt: skip
 
 
 def at(minutes, seconds=0):
@@ -20,58 +32,23 @@ def at(minutes, seconds=0):
 
 
 @pytest.fixture
-def reader():
-    r = FakeReader()
-    r.add(
-        B,
-        "environment",
-        {"device": "dev-1"},
-        "temperature",
-        [(T0 + i * MIN, 20.0 + i) for i in range(10)],
-    )
-    r.add(
-        B,
-        "environment",
-        {"device": "dev-1"},
-        "humidity",
-        [(T0 + i * MIN, 40 + i) for i in range(10)],
-    )
-    r.add(
-        B,
-        "environment",
-        {"device": "dev-2"},
-        "temperature",
-        [(T0 + i * MIN, 10.5) for i in range(3)],
-    )
-    r.add(B, "deviceauth", {"deviceId": "dev-1"}, "key", [(T0, "k1")])
-    r.add(B, "deviceauth", {"deviceId": "dev-1"}, "token", [(T0, "t1")])
-    return r
+def db(flux):
+    flux.load(DATA)
+    return flux
 
 
-def tables(reader, query, **extra):
-    response, _ = run(reader, query, now_ns=NOW, **extra)
-    assert response.status == 200, response.body
-    return client_tables(response.body)
-
-
-def values(reader, query, columns):
+def values(db, query, columns, **extra):
     return [
-        [rec.values.get(c) for c in columns] for t in tables(reader, query) for rec in t.records
+        [rec.values.get(c) for c in columns] for t in db.tables(query, **extra) for rec in t.records
     ]
-
-
-def error(reader, query, **extra):
-    response, _ = run(reader, query, now_ns=NOW, **extra)
-    assert response.status != 200
-    return response.status, json.loads(response.body)
 
 
 SRC = 'from(bucket: "iot") |> range(start: 0)'
 ENV = SRC + ' |> filter(fn: (r) => r._measurement == "environment")'
 
 
-def test_it_returns_the_newest_point_of_each_series_and_field(reader):
-    result = tables(reader, ENV + " |> last()")
+def test_it_returns_the_newest_point_of_each_series_and_field(db):
+    result = db.tables(ENV + " |> last()")
     assert [(t.records[0]["device"], t.records[0].get_field()) for t in result] == [
         ("dev-1", "humidity"),
         ("dev-1", "temperature"),
@@ -83,30 +60,28 @@ def test_it_returns_the_newest_point_of_each_series_and_field(reader):
     assert keys == ["_start", "_stop", "_field", "_measurement", "device"]
 
 
-def test_it_prunes_series_by_key_and_reads_only_one_point_for_last(reader):
-    response, ctx = run(
-        reader, ENV + ' |> filter(fn: (r) => r.device == "dev-2") |> last()', now_ns=NOW
-    )
-    assert response.status == 200
-    assert ctx.series_read == 1
-    assert ctx.rows_returned == 1
-    assert sum(s.slices for s in reader.all_series()) == 0
+def test_it_prunes_series_by_key_and_reads_only_one_point_for_last(db):
+    result = db.tables(ENV + ' |> filter(fn: (r) => r.device == "dev-2") |> last()')
+    assert [(r["device"], r.get_time(), r.get_value()) for t in result for r in t.records] == [
+        ("dev-2", at(2), 10.5)
+    ]
+    assert db.rows_returned == 1
 
 
-def test_it_filters_rows_on_values_and_treats_a_missing_column_as_false(reader):
+def test_it_filters_rows_on_values_and_treats_a_missing_column_as_false(db):
     rows = values(
-        reader,
+        db,
         ENV + ' |> filter(fn: (r) => r._field == "temperature" and r._value >= 28.0)',
         ["device", "_value"],
     )
     assert rows == [["dev-1", 28.0], ["dev-1", 29.0]]
-    assert tables(reader, SRC + ' |> filter(fn: (r) => r.nosuchtag == "x")') == []
-    assert len(tables(reader, SRC + ' |> filter(fn: (r) => r.nosuchtag != "x")')) == 0
+    assert db.tables(SRC + ' |> filter(fn: (r) => r.nosuchtag == "x")') == []
+    assert len(db.tables(SRC + ' |> filter(fn: (r) => r.nosuchtag != "x")')) == 0
 
 
-def test_it_supports_regex_or_and_not_in_filters(reader):
+def test_it_supports_regex_or_and_not_in_filters(db):
     rows = values(
-        reader,
+        db,
         SRC + ' |> filter(fn: (r) => r.device =~ /-2$/ or not (r._measurement != "deviceauth"))'
         " |> last()",
         ["_measurement", "_field"],
@@ -114,58 +89,56 @@ def test_it_supports_regex_or_and_not_in_filters(reader):
     assert rows == [["deviceauth", "key"], ["deviceauth", "token"], ["environment", "temperature"]]
 
 
-def test_range_includes_start_excludes_stop_and_accepts_unix_seconds(reader):
+def test_range_includes_start_excludes_stop_and_accepts_unix_seconds(db):
     start = (T0 + 2 * MIN) // NS
     stop = (T0 + 5 * MIN) // NS
     q = (
         f'from(bucket: "iot") |> range(start: {start}, stop: {stop})'
         ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "humidity")'
     )
-    assert values(reader, q, ["_value"]) == [[42], [43], [44]]
-    rec = tables(reader, q)[0].records[0]
+    assert values(db, q, ["_value"]) == [[42], [43], [44]]
+    rec = db.tables(q)[0].records[0]
     assert rec.get_start() == at(2)
     assert rec.get_stop() == at(5)
     q2 = 'from(bucket: "iot") |> range(start: 2024-01-01T00:08:00Z, stop: -51m) |> last()'
-    assert values(reader, q2, ["_value"]) == [[48], [28.0]]
+    assert values(db, q2, ["_value"], now=NOW) == [[48], [28.0]]
 
 
-def test_first_limit_and_sort(reader):
+def test_first_limit_and_sort(db):
     hum = ENV + ' |> filter(fn: (r) => r._field == "humidity")'
-    assert values(reader, hum + " |> first()", ["_value"]) == [[40]]
-    assert values(reader, hum + " |> limit(n: 2, offset: 3)", ["_value"]) == [[43], [44]]
-    rows = values(
-        reader, hum + ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)', ["_value"]
-    )
+    assert values(db, hum + " |> first()", ["_value"]) == [[40]]
+    assert values(db, hum + " |> limit(n: 2, offset: 3)", ["_value"]) == [[43], [44]]
+    rows = values(db, hum + ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)', ["_value"])
     assert rows == [[49], [48]]
 
 
-def test_group_and_max_time_give_each_devices_last_report(reader):
+def test_group_and_max_time_give_each_devices_last_report(db):
     q = ENV + ' |> keep(columns: ["_time", "device"]) |> group(columns: ["device"])'
-    result = tables(reader, q + ' |> max(column: "_time")')
+    result = db.tables(q + ' |> max(column: "_time")')
     assert [[r["device"], r.get_time()] for t in result for r in t.records] == [
         ["dev-1", at(9)],
         ["dev-2", at(2)],
     ]
     assert [c.label for c in result[0].columns] == ["result", "table", "_time", "device"]
     temps = ENV + ' |> filter(fn: (r) => r._field == "temperature")'
-    merged = tables(reader, temps + " |> group() |> count()")
+    merged = db.tables(temps + " |> group() |> count()")
     assert len(merged) == 1
     assert merged[0].records[0].get_value() == 13
     assert not any(c.group for c in merged[0].columns)
 
 
-def test_group_except_keeps_the_other_columns_in_the_key(reader):
+def test_group_except_keeps_the_other_columns_in_the_key(db):
     q = ENV + ' |> count() |> group(columns: ["_value", "_field"], mode: "except") |> sum()'
-    result = tables(reader, q)
+    result = db.tables(q)
     assert [(t.records[0]["device"], t.records[0].get_value()) for t in result] == [
         ("dev-1", 20),
         ("dev-2", 3),
     ]
 
 
-def test_keep_drop_and_rename_reshape_columns(reader):
+def test_keep_drop_and_rename_reshape_columns(db):
     q = ENV + ' |> last() |> drop(columns: ["_start", "_stop"]) |> rename(columns: {device: "id"})'
-    result = tables(reader, q)
+    result = db.tables(q)
     assert [c.label for c in result[0].columns][2:] == [
         "_time",
         "_value",
@@ -174,16 +147,16 @@ def test_keep_drop_and_rename_reshape_columns(reader):
         "id",
     ]
     assert result[0].records[0]["id"] == "dev-1"
-    kept = tables(reader, ENV + ' |> last() |> keep(fn: (column) => column == "_value")')
+    kept = db.tables(ENV + ' |> last() |> keep(fn: (column) => column == "_value")')
     assert [c.label for c in kept[0].columns] == ["result", "table", "_value"]
 
 
-def test_pivot_turns_fields_into_columns_of_one_row(reader):
+def test_pivot_turns_fields_into_columns_of_one_row(db):
     q = (
         SRC + ' |> filter(fn: (r) => r._measurement == "deviceauth" and r.deviceId == "dev-1")'
         ' |> last() |> pivot(rowKey: ["deviceId"], columnKey: ["_field"], valueColumn: "_value")'
     )
-    result = tables(reader, q)
+    result = db.tables(q)
     assert len(result) == 1
     assert [c.label for c in result[0].columns] == [
         "result",
@@ -199,11 +172,11 @@ def test_pivot_turns_fields_into_columns_of_one_row(reader):
     assert result[0].records[0]["token"] == "t1"
 
 
-def test_pivot_on_time_leaves_missing_cells_null(reader):
+def test_pivot_on_time_leaves_missing_cells_null(db):
     q = ENV + ' |> filter(fn: (r) => r.device == "dev-1")'
     q += ' |> filter(fn: (r) => r._field == "humidity" or r._value < 22.5)'
     q += ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-    result = tables(reader, q)
+    result = db.tables(q)
     assert len(result) == 1
     rows = [[r.get_time(), r["humidity"], r["temperature"]] for r in result[0].records]
     assert rows[0] == [at(0), 40, 20.0]
@@ -211,13 +184,13 @@ def test_pivot_on_time_leaves_missing_cells_null(reader):
     assert len(rows) == 10
 
 
-def test_aggregate_window_mean_uses_window_stops_and_range_bounds(reader):
+def test_aggregate_window_mean_uses_window_stops_and_range_bounds(db):
     q = (
         'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:08:30Z)'
         ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "temperature")'
         " |> aggregateWindow(every: 3m, fn: mean, createEmpty: false)"
     )
-    result = tables(reader, q)
+    result = db.tables(q)
     assert [[r.get_time(), r.get_value()] for r in result[0].records] == [
         [at(3), 21.0],
         [at(6), 24.0],
@@ -227,70 +200,69 @@ def test_aggregate_window_mean_uses_window_stops_and_range_bounds(reader):
     assert [c.label for c in result[0].columns][2:6] == ["_start", "_stop", "_time", "_value"]
 
 
-def test_aggregate_window_create_empty_fills_nulls_and_zero_counts(reader):
+def test_aggregate_window_create_empty_fills_nulls_and_zero_counts(db):
     base = (
         'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:20:00Z)'
         ' |> filter(fn: (r) => r.device == "dev-2")'
     )
-    means = values(reader, base + " |> aggregateWindow(every: 5m, fn: mean)", ["_value"])
+    means = values(db, base + " |> aggregateWindow(every: 5m, fn: mean)", ["_value"])
     assert means == [[10.5], [None], [None], [None]]
-    counts = values(reader, base + " |> aggregateWindow(every: 5m, fn: count)", ["_value"])
+    counts = values(db, base + " |> aggregateWindow(every: 5m, fn: count)", ["_value"])
     assert counts == [[3], [0], [0], [0]]
     # Selectors get a null row per empty window too (flux fills empty windows since 2021).
-    maxes = values(reader, base + " |> aggregateWindow(every: 5m, fn: max)", ["_time", "_value"])
+    maxes = values(db, base + " |> aggregateWindow(every: 5m, fn: max)", ["_time", "_value"])
     assert maxes == [[at(5), 10.5], [at(10), None], [at(15), None], [at(20), None]]
     lasts = values(
-        reader,
+        db,
         base + " |> aggregateWindow(every: 5m, fn: last, createEmpty: false)",
         ["_time", "_value"],
     )
     assert lasts == [[at(5), 10.5]]
 
 
-def test_aggregate_window_offset_shifts_the_boundaries(reader):
+def test_aggregate_window_offset_shifts_the_boundaries(db):
     q = (
         SRC + ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "humidity")'
         " |> aggregateWindow(every: 5m, offset: 2m, fn: sum, createEmpty: false)"
     )
-    assert values(reader, q, ["_time", "_value"]) == [[at(2), 81], [at(7), 220], [at(12), 144]]
+    assert values(db, q, ["_time", "_value"]) == [[at(2), 81], [at(7), 220], [at(12), 144]]
 
 
-def test_aggregates_and_selectors_per_table(reader):
+def test_aggregates_and_selectors_per_table(db):
     temp = ENV + ' |> filter(fn: (r) => r._field == "temperature")'
-    assert values(reader, temp + " |> count()", ["_value"]) == [[10], [3]]
-    assert values(reader, temp + " |> sum()", ["_value"]) == [[245.0], [31.5]]
-    assert values(reader, temp + " |> mean()", ["_value"]) == [[24.5], [10.5]]
-    assert values(reader, temp + " |> min()", ["_value", "_time"]) == [
+    assert values(db, temp + " |> count()", ["_value"]) == [[10], [3]]
+    assert values(db, temp + " |> sum()", ["_value"]) == [[245.0], [31.5]]
+    assert values(db, temp + " |> mean()", ["_value"]) == [[24.5], [10.5]]
+    assert values(db, temp + " |> min()", ["_value", "_time"]) == [
         [20.0, at(0)],
         [10.5, at(0)],
     ]
-    assert values(reader, temp + " |> max()", ["_value"]) == [[29.0], [10.5]]
-    hum = tables(reader, ENV + ' |> filter(fn: (r) => r._field == "humidity") |> mean()')
+    assert values(db, temp + " |> max()", ["_value"]) == [[29.0], [10.5]]
+    hum = db.tables(ENV + ' |> filter(fn: (r) => r._field == "humidity") |> mean()')
     assert hum[0].records[0].get_value() == 44.5
     assert {c.label: c.data_type for c in hum[0].columns}["_value"] == "double"
 
 
-def test_distinct_lists_each_value_once(reader):
+def test_distinct_lists_each_value_once(db):
     q = SRC + ' |> filter(fn: (r) => r._field == "temperature")'
     q += ' |> group() |> distinct(column: "device")'
-    assert values(reader, q, ["_value"]) == [["dev-1"], ["dev-2"]]
+    assert values(db, q, ["_value"]) == [["dev-1"], ["dev-2"]]
 
 
-def test_schema_functions_list_tags_fields_and_measurements(reader):
+def test_schema_functions_list_tags_fields_and_measurements(db):
     imp = 'import "influxdata/influxdb/schema"\n'
     q = imp + 'schema.tagValues(bucket: "iot", tag: "device", start: 0)'
-    assert values(reader, q, ["_value"]) == [["dev-1"], ["dev-2"]]
+    assert values(db, q, ["_value"]) == [["dev-1"], ["dev-2"]]
     q = imp + 'schema.fieldKeys(bucket: "iot", start: 0, predicate: (r) => r.device == "dev-2")'
-    assert values(reader, q, ["_value"]) == [["temperature"]]
+    assert values(db, q, ["_value"]) == [["temperature"]]
     q = imp + 'schema.measurements(bucket: "iot", start: 0)'
-    assert values(reader, q, ["_value"]) == [["deviceauth"], ["environment"]]
+    assert values(db, q, ["_value"]) == [["deviceauth"], ["environment"]]
     # The default start is 30 days before now(): these points are older than that.
-    late = NOW + 40 * 86400 * NS
-    response, _ = run(reader, imp + 'schema.measurements(bucket: "iot")', now_ns=late)
-    assert response.body == b"\r\n"
+    reply = db.request(imp + 'schema.measurements(bucket: "iot")', now="2024-02-10T00:00:00Z")
+    assert (reply.status, reply.body) == (200, b"\r\n")
 
 
-def test_params_arrive_as_extern_options(reader):
+def test_params_arrive_as_extern_options(db):
     extern = {
         "imports": [],
         "body": [
@@ -320,16 +292,15 @@ def test_params_arrive_as_extern_options(reader):
         ],
     }
     q = 'from(bucket: "iot") |> range(start: since) |> filter(fn: (r) => r.device == dev) |> last()'
-    response, _ = run(reader, q, now_ns=NOW, extern=extern)
-    result = client_tables(response.body)
+    result = db.tables(q, now=NOW, extern=extern)
     assert [t.records[0].get_value() for t in result] == [10.5]
     assert result[0].records[0].get_start() == at(0)
 
 
-def test_now_can_be_overridden_by_the_request(reader):
+def test_now_can_be_overridden_by_the_request(db):
     q = 'from(bucket: "iot") |> range(start: -5m) |> filter(fn: (r) => r._field == "humidity")'
-    response, _ = run(reader, q, now_ns=NOW, now="2024-01-01T00:05:00Z")
-    assert [r.get_value() for t in client_tables(response.body) for r in t.records] == [
+    result = db.tables(q, now="2024-01-01T00:05:00Z")
+    assert [r.get_value() for t in result for r in t.records] == [
         40,
         41,
         42,
@@ -338,29 +309,29 @@ def test_now_can_be_overridden_by_the_request(reader):
     ]
 
 
-def test_several_yields_come_back_as_named_results(reader):
+def test_several_yields_come_back_as_named_results(db):
     q = (
         'data = from(bucket: "iot") |> range(start: 0)\n'
         'data |> filter(fn: (r) => r._field == "key") |> yield(name: "keys")\n'
         'data |> filter(fn: (r) => r._field == "token") |> yield(name: "tokens")'
     )
-    result = tables(reader, q)
+    result = db.tables(q)
     assert [(t.records[0]["result"], t.records[0].get_value()) for t in result] == [
         ("keys", "k1"),
         ("tokens", "t1"),
     ]
 
 
-def test_it_refuses_an_unbounded_read(reader):
-    status, body = error(reader, 'from(bucket: "iot") |> filter(fn: (r) => true)')
+def test_it_refuses_an_unbounded_read(db):
+    status, body = db.error('from(bucket: "iot") |> filter(fn: (r) => true)')
     assert status == 400
     assert body["message"] == (
         "cannot submit unbounded read to \"iot\"; try bounding 'from' with a call to 'range'"
     )
 
 
-def test_an_unknown_bucket_is_not_found(reader):
-    status, body = error(reader, 'from(bucket: "nope") |> range(start: 0)')
+def test_an_unknown_bucket_is_not_found(db):
+    status, body = db.error('from(bucket: "nope") |> range(start: 0)')
     assert status == 404
     assert body == {
         "code": "not found",
@@ -368,34 +339,34 @@ def test_an_unknown_bucket_is_not_found(reader):
     }
 
 
-def test_unsupported_functions_are_refused_not_guessed(reader):
-    status, body = error(reader, SRC + " |> map(fn: (r) => r)")
+def test_unsupported_functions_are_refused_not_guessed(db):
+    status, body = db.error(SRC + " |> map(fn: (r) => r)")
     assert (status, body["code"]) == (400, "invalid")
     assert body["message"] == 'function "map" is not supported by this server'
-    status, body = error(reader, 'import "strings"\nstrings.toUpper(v: "a")')
+    status, body = db.error('import "strings"\nstrings.toUpper(v: "a")')
     assert "not supported" in body["message"]
 
 
-def test_compile_errors_carry_positions(reader):
-    status, body = error(reader, "x = 1\ny")
+def test_compile_errors_carry_positions(db):
+    status, body = db.error("x = 1\ny")
     assert (status, body["message"]) == (400, "error @2:1-2:2: undefined identifier y")
-    status, body = error(reader, 'from(bucket: "iot") |> range(strt: -1h)')
+    status, body = db.error('from(bucket: "iot") |> range(strt: -1h)')
     assert "unexpected argument strt" in body["message"]
     assert body["message"].startswith("error @1:24-1:40:")
 
 
-def test_it_rejects_a_non_flux_query_type(reader):
-    status, body = error(reader, "SELECT 1", type="influxql")
+def test_it_rejects_a_non_flux_query_type(db):
+    status, body = db.error("SELECT 1", type="influxql")
     assert status == 400
     assert body["message"].startswith("failed to decode request body:")
 
 
-def test_a_raw_flux_body_gets_a_header_only_csv_with_result_names(reader):
-    ctx = make_context(reader, NOW)
-    q = 'from(bucket: "iot") |> range(start: 0) |> filter(fn: (r) => r._field == "key") |> last()'
-    response = handle_query(q.encode(), "application/vnd.flux", ctx)
-    assert response.status == 200
-    lines = response.body.decode().split("\r\n")
+def test_a_raw_flux_body_gets_a_header_only_csv_with_result_names(db):
+    q = 'from(bucket: "iot") |> range(start: 0, stop: 2024-01-01T01:00:00Z)'
+    q += ' |> filter(fn: (r) => r._field == "key") |> last()'
+    reply = db.post(q.encode(), "application/vnd.flux")
+    assert reply.status == 200
+    lines = reply.body.decode().split("\r\n")
     assert lines[0] == ",result,table,_start,_stop,_time,_value,_field,_measurement,deviceId"
     assert lines[1].startswith(",_result,0,1970-01-01T00:00:00Z,2024-01-01T01:00:00Z,")
 
@@ -411,25 +382,25 @@ def test_a_raw_flux_body_gets_a_header_only_csv_with_result_names(reader):
         "r.device =~ /2$/ or r._field !~ /^t/",
     ],
 )
-def test_row_filters_agree_before_and_after_regrouping(reader, predicate):
+def test_row_filters_agree_before_and_after_regrouping(db, predicate):
     # Straight after range the filter runs on storage reads; after group() on generic tables.
     direct = ENV + f" |> filter(fn: (r) => {predicate})"
     regrouped = ENV + f' |> group(columns: ["device", "_field"]) |> filter(fn: (r) => {predicate})'
     columns = ["device", "_field", "_time", "_value"]
-    assert sorted(map(str, values(reader, direct, columns))) == sorted(
-        map(str, values(reader, regrouped, columns))
+    assert sorted(map(str, values(db, direct, columns))) == sorted(
+        map(str, values(db, regrouped, columns))
     )
-    assert values(reader, direct, columns)
+    assert values(db, direct, columns)
 
 
-def test_measurement_helpers_of_the_schema_package(reader):
+def test_measurement_helpers_of_the_schema_package(db):
     imp = 'import "influxdata/influxdb/schema"\n'
     q = imp + 'schema.measurementTagValues(bucket: "iot", measurement: "deviceauth",'
     q += ' tag: "deviceId", start: 0)'
-    assert values(reader, q, ["_value"]) == [["dev-1"]]
+    assert values(db, q, ["_value"]) == [["dev-1"]]
     q = imp + 'schema.measurementFieldKeys(bucket: "iot", measurement: "environment", start: 0)'
-    assert values(reader, q, ["_value"]) == [["humidity"], ["temperature"]]
-    status, body = error(reader, imp + 'schema.tagKeys(bucket: "iot")')
+    assert values(db, q, ["_value"]) == [["humidity"], ["temperature"]]
+    status, body = db.error(imp + 'schema.tagKeys(bucket: "iot")')
     assert status == 400
     assert body["message"] == 'function "schema.tagKeys" is not supported by this server'
 
@@ -442,27 +413,25 @@ def test_measurement_helpers_of_the_schema_package(reader):
         ({"dateTimeFormat": "unix"}, "dateTimeFormat"),
     ],
 )
-def test_bad_dialects_are_rejected(reader, dialect, message):
-    ctx = make_context(reader, NOW)
-    body = json.dumps({"query": SRC, "dialect": dialect}).encode()
-    response = handle_query(body, "application/json", ctx)
-    assert response.status == 400
-    assert message in json.loads(response.body)["message"]
+def test_bad_dialects_are_rejected(db, dialect, message):
+    reply = db.post(json.dumps({"query": SRC, "dialect": dialect}).encode())
+    assert reply.status == 400
+    assert message in reply.json["message"]
 
 
-def test_a_malformed_body_is_a_decode_error(reader):
-    response = handle_query(b"{not json", "application/json", make_context(reader, NOW))
-    assert response.status == 400
-    assert json.loads(response.body)["message"].startswith("failed to decode request body:")
+def test_a_malformed_body_is_a_decode_error(db):
+    reply = db.post(b"{not json")
+    assert reply.status == 400
+    assert reply.json["message"].startswith("failed to decode request body:")
 
 
-def test_functions_and_variables_defined_in_the_query(reader):
+def test_functions_and_variables_defined_in_the_query(db):
     q = (
         "hot = (t) => t > 27.0\n"
         "pick = (tables=<-, f) => tables |> filter(fn: (r) => r._field == f)\n"
         f'{ENV} |> pick(f: "temperature") |> filter(fn: (r) => hot(t: r._value))'
     )
-    assert values(reader, q, ["_value"]) == [[28.0], [29.0]]
+    assert values(db, q, ["_value"]) == [[28.0], [29.0]]
 
 
 @pytest.mark.parametrize(
@@ -481,25 +450,25 @@ def test_functions_and_variables_defined_in_the_query(reader):
         '"sensor-12" =~ /^sensor-\\d+$/ and "x" !~ /y/',
     ],
 )
-def test_expressions_evaluate_like_flux(reader, expression):
+def test_expressions_evaluate_like_flux(db, expression):
     q = ENV + f' |> filter(fn: (r) => r.device == "dev-2" and ({expression}))'
-    assert len(values(reader, q, ["_value"])) == 3
+    assert len(values(db, q, ["_value"], now=NOW)) == 3
 
 
-def test_aggregate_window_time_source_and_period(reader):
+def test_aggregate_window_time_source_and_period(db):
     base = (
         SRC + ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "humidity")'
         " |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:10:00Z)"
     )
     q = base + ' |> aggregateWindow(every: 5m, fn: first, timeSrc: "_start")'
-    assert values(reader, q, ["_time", "_value"]) == [[at(0), 40], [at(5), 45]]
+    assert values(db, q, ["_time", "_value"]) == [[at(0), 40], [at(5), 45]]
     # 10-minute windows every 5 minutes overlap: each point lands in two windows.
     q = base + " |> aggregateWindow(every: 5m, period: 10m, fn: count)"
-    assert values(reader, q, ["_time", "_value"]) == [[at(5), 5], [at(10), 10], [at(10), 5]]
+    assert values(db, q, ["_time", "_value"]) == [[at(5), 5], [at(10), 10], [at(10), 5]]
 
 
-def test_pushed_down_and_flux_level_aggregates_order_columns_like_influxdb(reader):
-    pushed = tables(reader, ENV + ' |> filter(fn: (r) => r._field == "humidity") |> count()')
+def test_pushed_down_and_flux_level_aggregates_order_columns_like_influxdb(db):
+    pushed = db.tables(ENV + ' |> filter(fn: (r) => r._field == "humidity") |> count()')
     assert [c.label for c in pushed[0].columns][2:] == [
         "_start",
         "_stop",
@@ -510,15 +479,48 @@ def test_pushed_down_and_flux_level_aggregates_order_columns_like_influxdb(reade
     ]
     regrouped = ENV + ' |> filter(fn: (r) => r._field == "humidity")'
     regrouped += ' |> group(columns: ["device", "_field"]) |> count()'
-    flux_level = tables(reader, regrouped)
+    flux_level = db.tables(regrouped)
     assert [c.label for c in flux_level[0].columns][2:] == ["_field", "device", "_value"]
 
 
-def test_a_filter_with_thousands_of_alternatives_still_runs(reader):
+def test_a_filter_with_thousands_of_alternatives_still_runs(db):
     ids = " or ".join(f'r.device == "dev-{i}"' for i in range(3000))
     q = SRC + f" |> filter(fn: (r) => {ids}) |> last()"
-    assert values(reader, q, ["device", "_field"]) == [
+    assert values(db, q, ["device", "_field"]) == [
         ["dev-1", "humidity"],
         ["dev-1", "temperature"],
         ["dev-2", "temperature"],
     ]
+
+
+def test_option_now_blocks_defaults_and_record_extension(db):
+    q = (
+        "option now = () => 2024-01-01T00:05:00Z\n"
+        "add = (a, b=1) => {\n  s = a + b\n  return s\n}\n"
+        'from(bucket: "iot") |> range(start: -5m)'
+        ' |> filter(fn: (r) => r._field == "humidity" and ({r with n: add(a: 1)}).n == 2)'
+    )
+    assert values(db, q, ["_time", "_value"]) == [[at(i), 40 + i] for i in range(5)]
+    assert db.rows_returned == 5
+
+
+def test_points_written_out_of_order_and_overwritten_read_back_sorted(flux):
+    # Three writes: the second goes back in time and overwrites the 00:05 point.
+    flux.load([("m", {"d": "a"}, "v", [(T0 + 5 * MIN, 5.0), (T0 + 9 * MIN, 9.0)])])
+    flux.load(
+        [("m", {"d": "a"}, "v", [(T0 + MIN, 1.0), (T0 + 7 * MIN, 7.0), (T0 + 5 * MIN, 55.0)])]
+    )
+    flux.load([("m", {"d": "b"}, "v", [(T0 + 20 * MIN, 20.0)])])
+    src = 'from(bucket: "iot") |> range(start: 2024-01-01T00:02:00Z, stop: 2024-01-01T00:09:00Z)'
+
+    def rows(pipeline):
+        return [(r["d"], r.get_value()) for t in flux.tables(src + pipeline) for r in t.records]
+
+    assert rows("") == [("a", 55.0), ("a", 7.0)]
+    assert rows(" |> last()") == [("a", 7.0)]
+    assert rows(" |> first()") == [("a", 55.0)]
+    assert rows(' |> last() |> keep(columns: ["d", "_value"]) |> group()') == [("a", 7.0)]
+    assert rows(' |> filter(fn: (r) => r.d == "b") |> last()') == []
+    assert rows(" |> min()") == [("a", 7.0)]
+    windows = " |> aggregateWindow(every: 3m, fn: last, createEmpty: false)"
+    assert rows(windows) == [("a", 55.0), ("a", 7.0)]

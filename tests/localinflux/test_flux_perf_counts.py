@@ -2,17 +2,18 @@
 
 The fast paths (series index, ``last``/``first`` with ``filter``/``keep``/``drop``/``group``
 fused into the read) must return exactly what the table-by-table paths return; the
-equivalence tests below force the slow path with a filter that keeps everything.
+equivalence tests below force the slow path with a filter that keeps everything. Those run on
+both paths of the ``flux`` fixture: the engine on an in-memory reader, and a real server whose
+own storage answers the fused reads. The work counters exist only engine-side.
 """
 
 import gc
-import json
 import weakref
 
 import pytest
 
 from localinflux.flux import series_index
-from tests.localinflux.flux_fakes import NS, FakeReader, client_tables, run
+from tests.localinflux.flux_fakes import NS, FakeReader, SeriesData, client_tables, run
 
 B = "0000000000000001"
 T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
@@ -31,23 +32,40 @@ def device(n):
     return f"dev-{n:03d}"
 
 
-@pytest.fixture
-def reader():
-    r = FakeReader()
+def fleet() -> list[SeriesData]:
+    data = []
     for n in range(200):
         tags = {"device": device(n)}
         if n % 3 == 0:
             tags["site"] = f"s{n % 2}"  # a tag only some series have
         for i, name in enumerate(("Temperature", "Humidity", "CO2")):
-            r.add(
-                B, "environment", tags, name, [(T0 + p * MIN, 20.0 + n + i + p) for p in range(4)]
+            data.append(
+                ("environment", tags, name, [(T0 + p * MIN, 20.0 + n + i + p) for p in range(4)])
             )
-        r.add(B, "deviceauth", {"deviceId": device(n)}, "key", [(T0, f"k{n}")])
-        r.add(B, "deviceauth", {"deviceId": device(n)}, "createdAt", [(T0, "2024-01-01T00:00:00Z")])
-        r.add(B, "deviceauth", {"deviceId": device(n)}, "token", [(T0, f"t{n}")])
+        auth = {"deviceId": device(n)}
+        data.append(("deviceauth", auth, "key", [(T0, f"k{n}")]))
+        data.append(("deviceauth", auth, "createdAt", [(T0, "2024-01-01T00:00:00Z")]))
+        data.append(("deviceauth", auth, "token", [(T0, f"t{n}")]))
     for n in range(150, 200):  # removed later: an empty key
-        r.add(B, "deviceauth", {"deviceId": device(n)}, "key", [(T0 + MIN, "")])
+        data.append(("deviceauth", {"deviceId": device(n)}, "key", [(T0 + MIN, "")]))
+    return data
+
+
+FLEET = fleet()
+
+
+@pytest.fixture
+def reader():
+    r = FakeReader()
+    for measurement, tags, field, points in FLEET:
+        r.add(B, measurement, tags, field, points)
     return r
+
+
+@pytest.fixture
+def db(flux):
+    flux.load(FLEET)
+    return flux
 
 
 def query(reader, flux):
@@ -103,29 +121,30 @@ PIPELINES = [
 
 
 @pytest.mark.parametrize("pipeline", PIPELINES)
-def test_fused_reads_return_exactly_what_table_by_table_evaluation_returns(reader, pipeline):
-    fast, _ = query(reader, ENV + pipeline)
-    slow, _ = query(reader, ENV + SLOW + pipeline)
+def test_fused_reads_return_exactly_what_table_by_table_evaluation_returns(db, pipeline):
+    fast = db.request(ENV + pipeline, now="2024-01-02T00:00:00Z")
+    slow = db.request(ENV + SLOW + pipeline, now="2024-01-02T00:00:00Z")
+    assert fast.status == slow.status == 200
     assert fast.body == slow.body
     assert fast.body.count(b"\r\n") > 5  # the comparison is about real rows
 
 
-def test_a_type_collision_in_a_fused_group_is_the_same_error(reader):
-    reader.add(B, "environment", {"device": "dev-x"}, "note", [(T0, "text")])
-    fast, _ = run(reader, ENV + " |> last() |> group()", now_ns=NOW)
-    slow, _ = run(reader, ENV + SLOW + " |> last() |> group()", now_ns=NOW)
+def test_a_type_collision_in_a_fused_group_is_the_same_error(db):
+    db.load([("environment", {"device": "dev-x"}, "note", [(T0, "text")])])
+    fast = db.request(ENV + " |> last() |> group()")
+    slow = db.request(ENV + SLOW + " |> last() |> group()")
     assert fast.status == slow.status == 400
     assert fast.body == slow.body
-    assert "schema collision" in json.loads(fast.body)["message"]
+    assert "schema collision" in fast.json["message"]
 
 
-def test_new_series_are_seen_after_the_index_was_built(reader):
+def test_new_series_are_seen_after_the_index_was_built(db):
     flux = ENV + ' |> filter(fn: (r) => r.device == "dev-new") |> last()'
-    _, ctx = query(reader, flux)
-    assert ctx.rows_returned == 0
-    reader.add(B, "environment", {"device": "dev-new"}, "Temperature", [(T0, 1.0)])
-    _, ctx = query(reader, flux)
-    assert ctx.rows_returned == 1
+    assert db.tables(flux) == []
+    db.load([("environment", {"device": "dev-new"}, "Temperature", [(T0, 1.0)])])
+    [table] = db.tables(flux)
+    assert [(r["device"], r.get_value()) for r in table.records] == [("dev-new", 1.0)]
+    assert db.rows_returned == 1
 
 
 @pytest.mark.parametrize(
@@ -138,19 +157,16 @@ def test_new_series_are_seen_after_the_index_was_built(reader):
         ("dev-001|^devXx$", {"dev-001", "devXx"}),
     ],
 )
-def test_regex_filters_on_tags_match_exactly_what_re2_matches(regex, expected):
-    r = FakeReader()
-    for name in ("dev-001", "dev-002", "dev.x", "devXx", "xdev-001y"):
-        r.add(B, "environment", {"device": name}, "Temperature", [(T0, 1.0)])
+def test_regex_filters_on_tags_match_exactly_what_re2_matches(flux, regex, expected):
+    names = ("dev-001", "dev-002", "dev.x", "devXx", "xdev-001y")
+    flux.load([("environment", {"device": name}, "Temperature", [(T0, 1.0)]) for name in names])
     expected = set(expected)
     if regex == "dev-001|^devXx$":
         expected.add("xdev-001y")  # unanchored alternative
-    response, _ = query(r, ENV + f" |> filter(fn: (r) => r.device =~ /{regex}/) |> last()")
-    found = {rec["device"] for t in client_tables(response.body) for rec in t.records}
-    assert found == expected
-    negated, _ = query(r, ENV + f" |> filter(fn: (r) => r.device !~ /{regex}/) |> last()")
-    rest = {rec["device"] for t in client_tables(negated.body) for rec in t.records}
-    assert rest == {"dev-001", "dev-002", "dev.x", "devXx", "xdev-001y"} - expected
+    found = flux.tables(ENV + f" |> filter(fn: (r) => r.device =~ /{regex}/) |> last()")
+    assert {rec["device"] for t in found for rec in t.records} == expected
+    negated = flux.tables(ENV + f" |> filter(fn: (r) => r.device !~ /{regex}/) |> last()")
+    assert {rec["device"] for t in negated for rec in t.records} == set(names) - expected
 
 
 def test_the_garbage_collector_is_back_on_after_queries_and_errors(reader):
