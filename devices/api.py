@@ -67,10 +67,9 @@ def device_list(request: HttpRequest):
 @require_GET
 @api_login_required
 def device_detail(request: HttpRequest, device_id: str):
-    device = influx.get_device(device_id)
-    body = device_json(device)
+    view = influx.device_view(device_id)  # one request: the device and its readings
+    body = device_json(view.device)
     body["readings"] = [
-        {"field": r.field, "value": r.value, "time": _iso(r.time)}
-        for r in influx.latest_readings(device.device_id)
+        {"field": r.field, "value": r.value, "time": _iso(r.time)} for r in view.readings
     ]
     return JsonResponse(body)

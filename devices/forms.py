@@ -3,7 +3,7 @@
 from django import forms
 
 # The service's own id rules, so a bad id is a form error before any request is made.
-from .flux import DEVICE_ID_RE, DEVICE_ID_RULES
+from .flux import DEVICE_ID_RULES, RESERVED_DEVICE_IDS, validate_device_id
 
 
 class RegisterForm(forms.Form):
@@ -18,8 +18,18 @@ class RegisterForm(forms.Form):
 
     def clean_device_id(self) -> str:
         value = self.cleaned_data["device_id"]
-        if value and not DEVICE_ID_RE.fullmatch(value):
-            raise forms.ValidationError(f"Not a valid device id: use {DEVICE_ID_RULES}.")
+        if value:
+            try:
+                validate_device_id(value)
+            except ValueError:
+                # Not echoed back: the message says what ids may be instead.
+                if value in RESERVED_DEVICE_IDS:
+                    raise forms.ValidationError(
+                        f"“{value}” is reserved (its pages could not be opened): choose another id."
+                    ) from None
+                raise forms.ValidationError(
+                    f"Not a valid device id: use {DEVICE_ID_RULES}."
+                ) from None
         return value
 
 

@@ -22,10 +22,14 @@ import math
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -64,10 +68,15 @@ class InfluxUnavailable(InfluxError):
     "InfluxDB unavailable at <url>".
     """
 
-    def __init__(self, url: str, reason: str):
+    # True when no answer came back (timeout, dropped connection): the request may still have
+    # been carried out, so a caller that changed something must check what InfluxDB holds.
+    unclear: bool = False
+
+    def __init__(self, url: str, reason: str, *, unclear: bool = False):
         super().__init__(f"InfluxDB unavailable at {url}: {reason}")
         self.url = url
         self.reason = reason
+        self.unclear = unclear
 
 
 class InfluxMisconfigured(InfluxError):
@@ -263,7 +272,7 @@ class _Conn:
 
     client: InfluxDBClient
     url: str
-    token: str
+    token: str = field(repr=False)  # never in logs or tracebacks through repr
     org: str
     bucket: str
     bucket_auth: str
@@ -436,9 +445,14 @@ def _translate(
             )
         return InfluxMisconfigured(f"InfluxDB refused to {what}: {msg}")
     if isinstance(exc, MaxRetryError) and exc.reason is not None:
-        return InfluxUnavailable(url, f"{_reason(exc.reason)} while trying to {what}")
+        # ResponseError: InfluxDB answered (429/503 with a long Retry-After), nothing was done.
+        return InfluxUnavailable(
+            url,
+            f"{_reason(exc.reason)} while trying to {what}",
+            unclear=not isinstance(exc.reason, ResponseError),
+        )
     if isinstance(exc, Urllib3HTTPError | OSError):
-        return InfluxUnavailable(url, f"{_reason(exc)} while trying to {what}")
+        return InfluxUnavailable(url, f"{_reason(exc)} while trying to {what}", unclear=True)
     if isinstance(exc, FluxCsvParserException | IndexError | ValueError | KeyError):
         # A proxy's HTML page or a truncated answer instead of annotated CSV.
         return InfluxUnavailable(url, f"unexpected answer while trying to {what}: {exc}")
@@ -489,10 +503,101 @@ def _bucket_missing(name: str, setting: str) -> str:
 
 
 def _query(conn: _Conn, query: str, what: str, *, bucket: str, setting: str) -> list[dict]:
-    """Run a query; rows as plain dicts (``values`` of each record, in order)."""
-    with _guard(conn, what, not_found=_bucket_missing(bucket, setting)):
-        tables = conn.query_api.query(query, org=conn.org)
-        return [record.values for table in tables for record in table.records]
+    """Run a query; rows as plain dicts (``values`` of each record, in order).
+
+    Within a page's deadline (see ``page_deadline``) the page stops waiting when it passes.
+    """
+
+    def run() -> list[dict]:
+        with _guard(conn, what, not_found=_bucket_missing(bucket, setting)):
+            tables = conn.query_api.query(query, org=conn.org)
+            return [record.values for table in tables for record in table.records]
+
+    return _bounded(conn, what, run)
+
+
+# ---- page deadline -----------------------------------------------------------------------------
+#
+# INFLUX_TIMEOUT bounds a whole page, not each request: a page making three reads against a slow
+# InfluxDB must not take three timeouts. The middleware opens a deadline per request; every read
+# then runs in a small pool and the page stops waiting when the deadline passes. The abandoned
+# request ends in its thread by its own per-request timeout. Changes (register, rotate, remove)
+# are never abandoned half-way: they run with per-request timeouts only (``_mutation``).
+
+_deadline: ContextVar[float | None] = ContextVar("influx_page_deadline", default=None)
+_mutating: ContextVar[bool] = ContextVar("influx_mutating", default=False)
+# Enough for a few pages at once plus requests left running after their page gave up on them.
+_READ_WORKERS = 16
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_pid = 0
+
+
+def start_page_deadline() -> Token:
+    """Start this request's time budget (INFLUX_TIMEOUT from now); pass the result to
+    ``end_page_deadline``. Bad settings leave no deadline: the service reports them itself."""
+    try:
+        timeout_s = _timeout_seconds()
+    except InfluxMisconfigured:
+        return _deadline.set(None)
+    return _deadline.set(monotonic() + timeout_s)
+
+
+def end_page_deadline(token: Token) -> None:
+    _deadline.reset(token)
+
+
+@contextmanager
+def page_deadline() -> Iterator[None]:
+    """Reads inside answer within INFLUX_TIMEOUT in total, or raise ``InfluxUnavailable``."""
+    token = start_page_deadline()
+    try:
+        yield
+    finally:
+        end_page_deadline(token)
+
+
+@contextmanager
+def _mutation() -> Iterator[None]:
+    """Reads inside are part of a change: they get per-request timeouts, never the deadline."""
+    token = _mutating.set(True)
+    try:
+        yield
+    finally:
+        _mutating.reset(token)
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    pid = os.getpid()
+    if _pool is None or _pool_pid != pid:
+        with _pool_lock:
+            # After a fork the parent's worker threads do not exist here: start a new pool.
+            if _pool is None or _pool_pid != pid:
+                _pool = ThreadPoolExecutor(_READ_WORKERS, thread_name_prefix="influx-read")
+                _pool_pid = pid
+    return _pool
+
+
+def _bounded(conn: _Conn, what: str, fn: Callable[[], object]):
+    """``fn()``, but given up on (``InfluxUnavailable``) when the page's deadline passes."""
+    deadline = _deadline.get()
+    if deadline is None or _mutating.get():
+        return fn()
+    remaining = deadline - monotonic()
+    if remaining > 0:
+        future = _executor().submit(fn)
+        try:
+            return future.result(timeout=remaining)
+        except TimeoutError:
+            future.cancel()  # still queued: never send it
+    err = InfluxUnavailable(
+        conn.url,
+        f"timed out after {conn.timeout_s:g} s (INFLUX_TIMEOUT, per page) while trying to {what}",
+        unclear=True,
+    )
+    logger.warning("InfluxDB: %s", err)
+    raise err
 
 
 def _write(conn: _Conn, bucket: str, records, what: str, *, setting: str) -> None:
@@ -597,6 +702,10 @@ def _registration(conn: _Conn, device_id: str) -> _Registration | None:
         bucket=conn.bucket_auth,
         setting="INFLUX_BUCKET_AUTH",
     )
+    return _registration_from(device_id, rows)
+
+
+def _registration_from(device_id: str, rows: list[dict]) -> _Registration | None:
     if not rows:
         return None
     fields: dict[str, object] = {}
@@ -627,15 +736,23 @@ def _registry_point(device_id: str, key: str, token: str, created_at: datetime |
     return point
 
 
-def _create_authorization(conn: _Conn, device_id: str) -> Authorization:
-    """A token that can write (and read) the telemetry bucket only: never the registry."""
-    org_id = _org_id(conn)
-    # Looked up afresh (not cached): a token for the id of a since re-created bucket could
-    # write nowhere, and registrations are rare enough for one more request.
+def _telemetry_bucket_id(conn: _Conn) -> str:
+    """The telemetry bucket's id, looked up afresh (not cached): a token for the id of a since
+    re-created bucket could write nowhere, and registrations are rare enough for one more
+    request."""
     bucket = _find_bucket(conn, conn.bucket)
     if bucket is None:
         raise InfluxMisconfigured(_bucket_missing(conn.bucket, "INFLUX_BUCKET"))
-    bucket_id = bucket.id
+    conn.ids[f"bucket:{conn.bucket}"] = bucket.id
+    return bucket.id
+
+
+def _create_authorization(
+    conn: _Conn, device_id: str, *, bucket_id: str | None = None
+) -> Authorization:
+    """A token that can write (and read) the telemetry bucket only: never the registry."""
+    org_id = _org_id(conn)
+    bucket_id = bucket_id or _telemetry_bucket_id(conn)
     resource = PermissionResource(type="buckets", id=bucket_id, org_id=org_id)
     auth = Authorization(
         org_id=org_id,
@@ -675,31 +792,153 @@ def _credentials(conn: _Conn, device_id: str, auth: Authorization) -> DeviceCred
     )
 
 
-def _write_registration_or_revoke(
-    conn: _Conn, device_id: str, auth: Authorization, created_at: datetime | None
+def _revoke_quietly(conn: _Conn, device_id: str, key: str) -> None:
+    """Revoke an authorization the registry does not reference; if InfluxDB refuses now, the
+    next change of the device revokes it (``_reconcile``)."""
+    try:
+        _delete_authorization(conn, key)
+    except InfluxError as exc:
+        logger.error(
+            "device %r: authorization %s is not in the registry and could not be revoked (%s); "
+            "the next register, rotate or remove of the device revokes it",
+            device_id,
+            key,
+            exc,
+        )
+
+
+# ---- device changes: register, rotate, remove --------------------------------------------------
+#
+# InfluxDB has no transactions: a change is authorization calls plus a registry write, and any of
+# them may fail, or time out after InfluxDB carried it out. So every change starts and ends by
+# reconciling the device's authorizations with what the registry holds (``_reconcile``): the one
+# the registry references stays, every other authorization of the device on our bucket is
+# revoked. A new authorization is revoked only once the registry is known not to reference it.
+
+_id_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_id_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _device_lock(device_id: str) -> Iterator[None]:
+    """One change of a device at a time in this process (a double click, two threads). Across
+    processes, reading the registry back after writing settles who won (``register_device``)."""
+    with _id_locks_guard:
+        lock = _id_locks.get(device_id)
+        if lock is None:
+            lock = _id_locks[device_id] = threading.Lock()
+    with lock:
+        yield
+
+
+def _device_authorizations(conn: _Conn, device_id: str, bucket_id: str) -> list[Authorization]:
+    """Every authorization made for this device (by its description) on our telemetry bucket."""
+    org_id = _org_id(conn)
+    with _guard(conn, f"list the authorizations of device {device_id!r}"):
+        # InfluxDB filters authorizations by user or organization only, not by description.
+        found = conn.client.authorizations_api().find_authorizations(org_id=org_id)
+    description = f"{AUTH_DESCRIPTION_PREFIX}{device_id}"
+    return [
+        auth
+        for auth in found or []
+        if auth.description == description
+        and any(p.resource is not None and p.resource.id == bucket_id for p in auth.permissions)
+    ]
+
+
+def _reconcile(conn: _Conn, device_id: str, bucket_id: str, reg: _Registration | None) -> list[str]:
+    """Revoke the device's authorizations that the registry entry ``reg`` does not reference
+    (all of them when the device is not registered or removed). Returns the ids revoked."""
+    keep = reg.key if reg is not None else ""
+    revoked = []
+    for auth in _device_authorizations(conn, device_id, bucket_id):
+        if auth.id != keep:
+            _delete_authorization(conn, auth.id)
+            revoked.append(auth.id)
+    if revoked:
+        logger.warning(
+            "device %r: revoked authorization(s) %s, which the registry does not reference",
+            device_id,
+            ", ".join(revoked),
+        )
+    return revoked
+
+
+def _reconcile_quietly(
+    conn: _Conn, device_id: str, bucket_id: str, reg: _Registration | None = None
 ) -> None:
-    """Store the new credentials; if that fails, revoke them so no orphan token stays valid."""
+    """``_reconcile`` at the end of a change, against ``reg`` or the registry read afresh. The
+    change's outcome stands either way: what is left over, the next change settles."""
+    try:
+        if reg is None:
+            reg = _registration(conn, device_id)
+        _reconcile(conn, device_id, bucket_id, reg)
+    except InfluxError as exc:
+        logger.warning(
+            "device %r: authorizations not checked against the registry (%s); the next "
+            "register, rotate or remove of the device does it",
+            device_id,
+            exc,
+        )
+
+
+def _new_authorization(conn: _Conn, device_id: str, bucket_id: str) -> Authorization:
+    try:
+        return _create_authorization(conn, device_id, bucket_id=bucket_id)
+    except InfluxUnavailable as exc:
+        if exc.unclear:
+            # InfluxDB may have created it and lost the answer: nothing references it yet.
+            _reconcile_quietly(conn, device_id, bucket_id)
+        raise
+
+
+def _store_registration(
+    conn: _Conn, device_id: str, auth: Authorization, created_at: datetime | None, what: str
+) -> _Registration | None:
+    """Point the registry at ``auth``; returns the entry read back afterwards (None if only
+    that read failed), which may name another key if another process wrote at the same time.
+
+    If the write fails, ``auth`` is revoked, unless InfluxDB stored the point after all and only
+    the answer was lost. When no answer came, the entry found is first written again with a
+    newer time, so that the lost write, should it still arrive, is older and cannot win.
+    """
     point = _registry_point(device_id, auth.id, auth.token, created_at)
     try:
-        _write(
-            conn,
-            conn.bucket_auth,
-            point,
-            f"register device {device_id!r}",
-            setting="INFLUX_BUCKET_AUTH",
-        )
-    except InfluxError:
+        _write(conn, conn.bucket_auth, point, what, setting="INFLUX_BUCKET_AUTH")
+    except InfluxError as exc:
+        failure = exc
+    else:
         try:
-            _delete_authorization(conn, auth.id)
-        except InfluxError:
-            logger.error(
-                "device %r: registry write failed AND authorization %s could not be revoked; "
-                "delete it in InfluxDB (description %r)",
+            return _registration(conn, device_id)
+        except InfluxError as exc:
+            logger.warning("device %r: registry not read back after writing (%s)", device_id, exc)
+            return None
+    if isinstance(failure, InfluxUnavailable) and failure.unclear:
+        try:
+            current = _registration(conn, device_id)
+            if current is not None and current.key == auth.id:
+                logger.warning("device %r: registry write stored though unanswered", device_id)
+                return current
+            again = _registry_point(
                 device_id,
-                auth.id,
-                f"{AUTH_DESCRIPTION_PREFIX}{device_id}",
+                current.key if current else "",
+                current.token if current else "",
+                current.created_at if current else None,
             )
-        raise
+            _write(conn, conn.bucket_auth, again, what, setting="INFLUX_BUCKET_AUTH")
+        except InfluxError as exc:
+            # Unknown whether the registry will reference the new authorization: it stays,
+            # and the next change of the device keeps or revokes it by what the registry holds.
+            logger.error(
+                "device %r: registry write unanswered and not verifiable (%s); authorization "
+                "%s is left for the next register, rotate or remove of the device to settle",
+                device_id,
+                exc,
+                auth.id,
+            )
+            raise failure from None
+    _revoke_quietly(conn, device_id, auth.id)
+    raise failure
 
 
 def register_device(device_id: str | None = None) -> DeviceCredentials:
@@ -707,12 +946,23 @@ def register_device(device_id: str | None = None) -> DeviceCredentials:
     device_id = (device_id or "").strip() or str(uuid.uuid4())
     device_id = _check_id(device_id)
     conn = _get()
-    existing = _registration(conn, device_id)
-    if existing is not None and existing.key:
-        raise DeviceExists(f"device {device_id!r} is already registered")
-    auth = _create_authorization(conn, device_id)
-    # createdAt marks this registration; a device removed earlier starts afresh.
-    _write_registration_or_revoke(conn, device_id, auth, _now())
+    with _mutation(), _device_lock(device_id):
+        bucket_id = _telemetry_bucket_id(conn)
+        existing = _registration(conn, device_id)
+        # Leftovers of earlier changes that failed half-way go first.
+        _reconcile(conn, device_id, bucket_id, existing)
+        if existing is not None and existing.key:
+            raise DeviceExists(f"device {device_id!r} is already registered")
+        auth = _new_authorization(conn, device_id, bucket_id)
+        # createdAt marks this registration; a device removed earlier starts afresh.
+        current = _store_registration(
+            conn, device_id, auth, _now(), f"register device {device_id!r}"
+        )
+        if current is not None and current.key != auth.id:
+            # Registered at the same moment elsewhere (another process), and that write won.
+            _revoke_quietly(conn, device_id, auth.id)
+            raise DeviceExists(f"device {device_id!r} is already registered")
+        _reconcile_quietly(conn, device_id, bucket_id, current)
     logger.info("registered device %r (authorization %s)", device_id, auth.id)
     return _credentials(conn, device_id, auth)
 
@@ -725,31 +975,40 @@ def _active_registration(conn: _Conn, device_id: str) -> _Registration:
 
 
 def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
-    """Revoke the authorization (already gone is fine), soft-delete the registry point."""
+    """Delete the telemetry if asked, revoke the authorization (already gone is fine), then
+    soft-delete the registry entry: a failure at any step leaves the device listed, so removing
+    it again finishes the job."""
     device_id = _check_id(device_id)
     conn = _get()
-    reg = _active_registration(conn, device_id)
-    _delete_authorization(conn, reg.key)
-    _write(
-        conn,
-        conn.bucket_auth,
-        _registry_point(device_id, "", "", None),
-        f"remove device {device_id!r}",
-        setting="INFLUX_BUCKET_AUTH",
-    )
-    if delete_telemetry:
-        with _guard(
+    with _mutation(), _device_lock(device_id):
+        bucket_id = _telemetry_bucket_id(conn)
+        reg = _registration(conn, device_id)
+        _reconcile(conn, device_id, bucket_id, reg)
+        if reg is None or not reg.key:
+            raise DeviceNotFound(f"device {device_id!r} is not registered")
+        if delete_telemetry:
+            # First: once the device is gone from the list, nobody could ask again.
+            with _guard(
+                conn,
+                f"delete the telemetry of device {device_id!r}",
+                not_found=_bucket_missing(conn.bucket, "INFLUX_BUCKET"),
+            ):
+                conn.client.delete_api().delete(
+                    start="1970-01-01T00:00:00Z",
+                    stop="2262-01-01T00:00:00Z",
+                    predicate=flux.telemetry_delete_predicate(device_id),
+                    bucket=conn.bucket,
+                    org=conn.org,
+                )
+        _delete_authorization(conn, reg.key)
+        _write(
             conn,
-            f"delete the telemetry of device {device_id!r}",
-            not_found=_bucket_missing(conn.bucket, "INFLUX_BUCKET"),
-        ):
-            conn.client.delete_api().delete(
-                start="1970-01-01T00:00:00Z",
-                stop="2262-01-01T00:00:00Z",
-                predicate=flux.telemetry_delete_predicate(device_id),
-                bucket=conn.bucket,
-                org=conn.org,
-            )
+            conn.bucket_auth,
+            _registry_point(device_id, "", "", None),
+            f"remove device {device_id!r}",
+            setting="INFLUX_BUCKET_AUTH",
+        )
+        _reconcile_quietly(conn, device_id, bucket_id)
     logger.info("removed device %r (telemetry deleted: %s)", device_id, delete_telemetry)
 
 
@@ -757,20 +1016,38 @@ def rotate_token(device_id: str) -> DeviceCredentials:
     """New authorization first, registry updated, old one revoked."""
     device_id = _check_id(device_id)
     conn = _get()
-    reg = _active_registration(conn, device_id)
-    auth = _create_authorization(conn, device_id)
-    # createdAt keeps marking the first registration (written out for devices registered by
-    # the reference apps, whose registration time was only the point's time).
-    _write_registration_or_revoke(conn, device_id, auth, reg.created_at)
-    try:
-        _delete_authorization(conn, reg.key)
-    except InfluxError as exc:
-        # The registry already holds the new token; the old one must not stay valid unnoticed.
-        raise InfluxUnavailable(
-            conn.url,
-            f"new token stored, but the old authorization {reg.key} of device {device_id!r} "
-            f"could not be revoked ({exc}): rotate again or delete it in InfluxDB",
-        ) from None
+    with _mutation(), _device_lock(device_id):
+        bucket_id = _telemetry_bucket_id(conn)
+        reg = _registration(conn, device_id)
+        # Also revokes the old key of an earlier rotation that could not revoke it.
+        _reconcile(conn, device_id, bucket_id, reg)
+        if reg is None or not reg.key:
+            raise DeviceNotFound(f"device {device_id!r} is not registered")
+        auth = _new_authorization(conn, device_id, bucket_id)
+        # createdAt keeps marking the first registration (written out for devices registered
+        # by the reference apps, whose registration time was only the point's time).
+        current = _store_registration(
+            conn, device_id, auth, reg.created_at, f"store the new token of device {device_id!r}"
+        )
+        if current is not None and current.key != auth.id:
+            _revoke_quietly(conn, device_id, auth.id)
+            raise InfluxUnavailable(
+                conn.url,
+                f"device {device_id!r} was changed elsewhere while its token was being "
+                "rotated; look at the device and try again",
+            )
+        try:
+            _delete_authorization(conn, reg.key)
+        except InfluxError as exc:
+            # The registry already holds the new token; the old one must not stay valid
+            # unnoticed.
+            raise InfluxUnavailable(
+                conn.url,
+                f"new token stored, but the old authorization {reg.key} of device "
+                f"{device_id!r} could not be revoked ({exc}): rotate again or delete it in "
+                "InfluxDB",
+            ) from None
+        _reconcile_quietly(conn, device_id, bucket_id, current)
     logger.info("rotated the token of device %r (authorization %s)", device_id, auth.id)
     return _credentials(conn, device_id, auth)
 
@@ -842,24 +1119,78 @@ def _last_seen(conn: _Conn, device_ids: list[str]) -> dict[str, datetime]:
     return seen
 
 
+def _registry_ids(conn: _Conn) -> list[str]:
+    """Ids of every registered, not removed device: one query, one small row per device."""
+    rows = _query(
+        conn,
+        flux.registry_ids(conn.bucket_auth),
+        "list devices",
+        bucket=conn.bucket_auth,
+        setting="INFLUX_BUCKET_AUTH",
+    )
+    return list(dict.fromkeys(d for row in rows if (d := row.get("deviceId"))))
+
+
+def _page_details(
+    conn: _Conn, device_ids: list[str]
+) -> tuple[dict[str, tuple[str, datetime | None]], dict[str, datetime]]:
+    """(device id -> (key, created_at), device id -> last telemetry time) for one page, in
+    one query. Ids other apps wrote that break our rules get their registry details but no
+    last-seen time, as ``get_device`` cannot look them up either."""
+    ids = [d for d in device_ids if flux.is_valid_device_id(d)]
+    foreign = [d for d in device_ids if not flux.is_valid_device_id(d)]
+    if not ids and not foreign:
+        return {}, {}
+    rows = _query(
+        conn,
+        flux.list_page(conn.bucket_auth, conn.bucket, ids, foreign),
+        "read the devices of this page",
+        # The registry was readable a moment ago (the id list): a bucket missing now is
+        # most likely the telemetry bucket.
+        bucket=conn.bucket,
+        setting="INFLUX_BUCKET",
+    )
+    keys: dict[str, tuple[str, datetime | None]] = {}
+    created: dict[str, datetime | None] = {}
+    seen: dict[str, datetime] = {}
+    for row in rows:
+        if row.get("result") == flux.PAGE_TELEMETRY_RESULT:
+            device_id, time = row.get("device"), row.get("_time")
+            if device_id and time and (device_id not in seen or time > seen[device_id]):
+                seen[device_id] = time
+            continue
+        device_id = row.get("deviceId")
+        if not device_id:
+            continue
+        if row.get("_field") == "key":
+            keys[device_id] = (str(row.get("_value") or ""), row.get("_time"))
+        else:
+            created[device_id] = _parse_time(row.get("_value"))
+    details = {
+        device_id: (key, created.get(device_id) or key_time)
+        for device_id, (key, key_time) in keys.items()
+    }
+    return details, seen
+
+
 def list_devices(*, search: str = "", page: int = 1, per_page: int = 50) -> DevicePage:
     """Registered (not soft-deleted) devices, id contains ``search`` (case-insensitive),
-    sorted by id, with last telemetry time; a constant number of queries per call."""
+    sorted by id, with last telemetry time; two queries per call whatever the number of
+    devices: every id (``registry_ids``), then the details of the page (``list_page``)."""
     conn = _get()
     per_page = max(1, int(per_page))
-    registry = _registry_all(conn)
     needle = (search or "").strip().casefold()
-    ids = sorted(d for d in registry if needle in d.casefold())
+    ids = sorted(d for d in _registry_ids(conn) if needle in d.casefold())
     total = len(ids)
     num_pages = max(1, math.ceil(total / per_page))
     page = min(max(1, int(page)), num_pages)
     page_ids = ids[(page - 1) * per_page : page * per_page]
-    seen = _last_seen(conn, page_ids)
+    details, seen = _page_details(conn, page_ids)
     devices = [
         Device(
             device_id=d,
-            key=registry[d][0],
-            created_at=registry[d][1],
+            key=details.get(d, ("", None))[0],
+            created_at=details.get(d, ("", None))[1],
             last_seen=seen.get(d),
         )
         for d in page_ids
@@ -894,6 +1225,17 @@ def _range(range_key: str) -> tuple[str, str]:
         raise ValueError(f"unknown range {range_key!r}: use one of {', '.join(RANGES)}") from None
 
 
+def _readings_from(rows: Iterable[dict]) -> list[Reading]:
+    latest: dict[str, Reading] = {}
+    for row in rows:
+        name, at, value = row.get("_field"), row.get("_time"), row.get("_value")
+        if name is None or at is None or value is None:
+            continue
+        if name not in latest or at > latest[name].time:
+            latest[name] = Reading(field=name, value=value, time=at)
+    return [latest[name] for name in sorted(latest)]
+
+
 def latest_readings(device_id: str) -> list[Reading]:
     """Latest value of each telemetry field of the device, sorted by field."""
     device_id = _check_id(device_id)
@@ -905,28 +1247,10 @@ def latest_readings(device_id: str) -> list[Reading]:
         bucket=conn.bucket,
         setting="INFLUX_BUCKET",
     )
-    latest: dict[str, Reading] = {}
-    for row in rows:
-        name, time, value = row.get("_field"), row.get("_time"), row.get("_value")
-        if name is None or time is None or value is None:
-            continue
-        if name not in latest or time > latest[name].time:
-            latest[name] = Reading(field=name, value=value, time=time)
-    return [latest[name] for name in sorted(latest)]
+    return _readings_from(rows)
 
 
-def field_stats(device_id: str, *, range_key: str = DEFAULT_RANGE) -> list[FieldStats]:
-    """Per field count/min/max/last time over the range, sorted by field."""
-    device_id = _check_id(device_id)
-    start, _every = _range(range_key)
-    conn = _get()
-    rows = _query(
-        conn,
-        flux.field_stats(conn.bucket, device_id, start),
-        f"read the statistics of device {device_id!r}",
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
-    )
+def _stats_from(rows: Iterable[dict]) -> list[FieldStats]:
     acc: dict[str, dict] = {}
     for row in rows:
         name = row.get("_field")
@@ -942,9 +1266,9 @@ def field_stats(device_id: str, *, range_key: str = DEFAULT_RANGE) -> list[Field
         elif result == "max" and isinstance(value, int | float):
             entry["max"] = value if entry["max"] is None else max(entry["max"], value)
         elif result == "last":
-            time = row.get("_time")
-            if time is not None and (entry["last"] is None or time > entry["last"]):
-                entry["last"] = time
+            at = row.get("_time")
+            if at is not None and (entry["last"] is None or at > entry["last"]):
+                entry["last"] = at
     return [
         FieldStats(
             field=name,
@@ -956,6 +1280,39 @@ def field_stats(device_id: str, *, range_key: str = DEFAULT_RANGE) -> list[Field
         for name, entry in sorted(acc.items())
         if entry["count"]
     ]
+
+
+def field_stats(device_id: str, *, range_key: str = DEFAULT_RANGE) -> list[FieldStats]:
+    """Per field count/min/max/last time over the range, sorted by field."""
+    device_id = _check_id(device_id)
+    start, _every = _range(range_key)
+    conn = _get()
+    rows = _query(
+        conn,
+        flux.field_stats(conn.bucket, device_id, start),
+        f"read the statistics of device {device_id!r}",
+        bucket=conn.bucket,
+        setting="INFLUX_BUCKET",
+    )
+    return _stats_from(rows)
+
+
+def _series_from(rows: Iterable[dict]) -> dict[str, list[SeriesPoint]]:
+    by_field: dict[str, dict[datetime, list[float]]] = {}
+    for row in rows:
+        name, at, value = row.get("_field"), row.get("_time"), row.get("_value")
+        if name is None or at is None:
+            continue
+        by_field.setdefault(name, {}).setdefault(at, [])
+        if value is not None:
+            by_field[name][at].append(float(value))
+    return {
+        name: [
+            SeriesPoint(time=t, value=(sum(vs) / len(vs)) if vs else None)
+            for t, vs in sorted(points.items())
+        ]
+        for name, points in sorted(by_field.items())
+    }
 
 
 def telemetry_series(
@@ -972,21 +1329,70 @@ def telemetry_series(
         bucket=conn.bucket,
         setting="INFLUX_BUCKET",
     )
-    by_field: dict[str, dict[datetime, list[float]]] = {}
+    return _series_from(rows)
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """What a device's page shows, read in one request (``device_view``)."""
+
+    device: Device
+    readings: list[Reading]
+    stats: list[FieldStats] = field(default_factory=list)  # only if asked for
+    series: dict[str, list[SeriesPoint]] = field(default_factory=dict)  # only if asked for
+
+
+def device_view(
+    device_id: str,
+    *,
+    range_key: str = DEFAULT_RANGE,
+    stats: bool = False,
+    series: bool = False,
+) -> DeviceView:
+    """The device, its latest readings and optionally its statistics and chart series over
+    the range, in ONE query (the detail page, the dashboard and the API each wait for one
+    round trip). Raises InvalidDeviceId, DeviceNotFound."""
+    device_id = _check_id(device_id)
+    start, every = _range(range_key)
+    conn = _get()
+    rows = _query(
+        conn,
+        flux.device_view(
+            conn.bucket_auth,
+            conn.bucket,
+            device_id,
+            stats_start=start if stats else None,
+            series=(start, every) if series else None,
+        ),
+        f"read device {device_id!r}",
+        # Most likely to be missing when the registry could be read before: the telemetry one.
+        bucket=conn.bucket,
+        setting="INFLUX_BUCKET",
+    )
+    by_result: dict[str, list[dict]] = {}
     for row in rows:
-        name, time, value = row.get("_field"), row.get("_time"), row.get("_value")
-        if name is None or time is None:
-            continue
-        by_field.setdefault(name, {}).setdefault(time, [])
-        if value is not None:
-            by_field[name][time].append(float(value))
-    return {
-        name: [
-            SeriesPoint(time=t, value=(sum(vs) / len(vs)) if vs else None)
-            for t, vs in sorted(points.items())
-        ]
-        for name, points in sorted(by_field.items())
-    }
+        by_result.setdefault(row.get("result"), []).append(row)
+    reg = _registration_from(device_id, by_result.get(flux.VIEW_REGISTRY_RESULT, []))
+    if reg is None or not reg.key:
+        raise DeviceNotFound(f"device {device_id!r} is not registered")
+    readings = _readings_from(by_result.get(flux.VIEW_LATEST_RESULT, []))
+    device = Device(
+        device_id=device_id,
+        key=reg.key,
+        created_at=reg.created_at,
+        # Every field's newest point is among the readings: the newest of them is last-seen.
+        last_seen=max((r.time for r in readings), default=None),
+        token_hint=mask_token(reg.token),
+    )
+    stats_rows = [
+        row for name in ("count", "min", "max", "last") for row in by_result.get(name, [])
+    ]
+    return DeviceView(
+        device=device,
+        readings=readings,
+        stats=_stats_from(stats_rows) if stats else [],
+        series=_series_from(by_result.get(flux.VIEW_SERIES_RESULT, [])) if series else {},
+    )
 
 
 def health() -> dict:
@@ -997,16 +1403,21 @@ def health() -> dict:
     url = (getattr(settings, "INFLUX_URL", "") or "").rstrip("/")
     try:
         conn = _get()
-        with _guard(conn, "ping"):
-            PingService(conn.client.api_client).get_ping()
-        # Ping needs no token; looking both buckets up (not from the id cache) proves the org,
-        # the buckets and that the token is still accepted.
-        for name, setting in (
-            (conn.bucket, "INFLUX_BUCKET"),
-            (conn.bucket_auth, "INFLUX_BUCKET_AUTH"),
-        ):
-            if _find_bucket(conn, name) is None:
-                raise InfluxMisconfigured(_bucket_missing(name, setting))
+
+        def check() -> None:
+            with _guard(conn, "ping"):
+                PingService(conn.client.api_client).get_ping()
+            # Ping needs no token; looking both buckets up (not from the id cache) proves the
+            # org, the buckets and that the token is still accepted.
+            for name, setting in (
+                (conn.bucket, "INFLUX_BUCKET"),
+                (conn.bucket_auth, "INFLUX_BUCKET_AUTH"),
+            ):
+                if _find_bucket(conn, name) is None:
+                    raise InfluxMisconfigured(_bucket_missing(name, setting))
+
+        # All of it within the request's deadline: a load balancer waits INFLUX_TIMEOUT at most.
+        _bounded(conn, "check InfluxDB", check)
     except InfluxError as exc:
         return {"status": "fail", "url": url, "message": str(exc)}
     except Exception as exc:  # a health check reports, it never raises

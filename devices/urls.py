@@ -13,6 +13,7 @@ urlpatterns = [
     path("devices/<str:device_id>/dashboard/", views.dashboard, name="dashboard"),
     path("devices/<str:device_id>/remove/", views.remove, name="remove"),
     path("devices/<str:device_id>/rotate-token/", views.rotate, name="rotate"),
+    path("devices/<str:device_id>/token/", views.token, name="token"),
     path("api/devices", api.device_list, name="api-list"),
     path("api/devices/<str:device_id>", api.device_detail, name="api-detail"),
     path("healthz", views.healthz, name="healthz"),

@@ -57,15 +57,48 @@ def device_settings(device_id: str) -> list[tuple[str, str]]:
     ]
 
 
+# Session key of credentials waiting to be shown once: {device id: {"title", "key", "token", ...}}.
+# Sessions live in the database, server-side; the entry is removed when the token page shows it.
+PENDING_CREDENTIALS = "devices:pending-credentials"
+
+
 def show_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, title: str):
-    """The one page that shows a token: never cached, never stored, never repeated."""
-    config = creds.config()
-    ctx = {
+    """POST-redirect-GET: keep the new credentials for ONE display and redirect to the token
+    page, so that reloading it (or going back) never registers or rotates again."""
+    pending = request.session.get(PENDING_CREDENTIALS, {})
+    pending[creds.device_id] = {
         "title": title,
-        "creds": creds,
-        "config": config,
-        "config_json": json.dumps(config, indent=2),
+        "key": creds.key,
+        "token": creds.token,
+        "url": creds.url,
+        "org": creds.org,
+        "bucket": creds.bucket,
     }
+    request.session[PENDING_CREDENTIALS] = pending
+    return redirect("devices:token", device_id=creds.device_id)
+
+
+@require_GET
+@staff_required
+def token(request: HttpRequest, device_id: str):
+    """The one page that shows a token: never cached, never stored, shown once."""
+    pending = request.session.get(PENDING_CREDENTIALS, {})
+    entry = pending.pop(device_id, None)
+    if entry is not None:
+        request.session[PENDING_CREDENTIALS] = pending
+    if entry is None:
+        ctx = {"title": "Token already shown", "device_id": device_id, "creds": None}
+    else:
+        title = entry.pop("title")
+        creds = influx.DeviceCredentials(device_id=device_id, **entry)
+        config = creds.config()
+        ctx = {
+            "title": title,
+            "device_id": device_id,
+            "creds": creds,
+            "config": config,
+            "config_json": json.dumps(config, indent=2),
+        }
     response = render(request, "devices/credentials.html", ctx)
     add_never_cache_headers(response)
     patch_cache_control(response, no_store=True, private=True)
@@ -116,13 +149,14 @@ def register(request: HttpRequest):
 @require_GET
 @login_required
 def detail(request: HttpRequest, device_id: str):
-    device = influx.get_device(device_id)
     range_key = range_from(request)
+    view = influx.device_view(device_id, range_key=range_key, stats=True)
+    device = view.device
     ctx = {
         "device": device,
         "settings_rows": device_settings(device.device_id),
-        "readings": influx.latest_readings(device.device_id),
-        "stats": influx.field_stats(device.device_id, range_key=range_key),
+        "readings": view.readings,
+        "stats": view.stats,
         "range_key": range_key,
         "ranges": list(influx.RANGES),
     }
@@ -132,15 +166,13 @@ def detail(request: HttpRequest, device_id: str):
 @require_GET
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
-    device = influx.get_device(device_id)
     range_key = range_from(request)
-    series = influx.telemetry_series(device.device_id, range_key=range_key)
+    view = influx.device_view(device_id, range_key=range_key, series=True)
+    device = view.device
     ctx = {
         "device": device,
-        "readings": sorted(
-            influx.latest_readings(device.device_id), key=lambda r: field_rank(r.field)
-        ),
-        "series": sorted(series.items(), key=lambda item: field_rank(item[0])),
+        "readings": sorted(view.readings, key=lambda r: field_rank(r.field)),
+        "series": sorted(view.series.items(), key=lambda item: field_rank(item[0])),
         "range_key": range_key,
         "range_value": influx.RANGES[range_key][0],
         "ranges": list(influx.RANGES),

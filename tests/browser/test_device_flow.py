@@ -73,6 +73,7 @@ def test_an_operator_manages_a_device_from_the_browser(live_server, influx, staf
     page.get_by_label("Device id").fill("browser-1")
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_role("heading", name="Device registered: browser-1")).to_be_visible()
+    expect(page).to_have_url(f"{base}/devices/browser-1/token/")
     config = json.loads(page.locator("#device-config").inner_text())
     token = config["token"]
     assert config["device_id"] == "browser-1"
@@ -113,6 +114,10 @@ def test_an_operator_manages_a_device_from_the_browser(live_server, influx, staf
     expect(page.get_by_role("heading", name="New device token: browser-1")).to_be_visible()
     new_token = json.loads(page.locator("#device-config").inner_text())["token"]
     assert new_token != token
+    # Reloading the page neither rotates again nor shows the token a second time.
+    page.reload()
+    expect(page.get_by_text("This token was shown already.")).to_be_visible()
+    assert new_token not in page.content()
 
     # Remove, deleting its telemetry too.
     page.get_by_role("link", name="Go to the device page").click()

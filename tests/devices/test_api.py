@@ -9,7 +9,7 @@ from devices import influx as service
 
 
 def register(staff_client, device_id):
-    response = staff_client.post("/devices/register/", {"device_id": device_id})
+    response = staff_client.post("/devices/register/", {"device_id": device_id}, follow=True)
     assert response.status_code == 200
     return response.context["creds"]
 

@@ -24,9 +24,10 @@ def now() -> datetime:
 
 
 def register(staff_client, device_id: str = ""):
-    """Register through the page; returns (response, credentials shown on it)."""
-    response = staff_client.post("/devices/register/", {"device_id": device_id})
+    """Register through the page; returns (the token page it redirects to, credentials shown)."""
+    response = staff_client.post("/devices/register/", {"device_id": device_id}, follow=True)
     assert response.status_code == 200, response.content[:500]
+    assert response.redirect_chain, "a registration answers with a redirect to the token page"
     return response, response.context["creds"]
 
 
@@ -60,7 +61,7 @@ def test_it_generates_an_id_when_none_is_given(staff_client, influx):
     assert re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", creds.device_id)
     assert creds.device_id in staff_client.get("/devices/").content.decode()
     # A form posted without the field at all (a script, curl) also gets a generated id.
-    other = staff_client.post("/devices/register/").context["creds"]
+    other = staff_client.post("/devices/register/", follow=True).context["creds"]
     assert other.device_id != creds.device_id
 
 
@@ -288,7 +289,8 @@ def test_it_removes_a_device_after_confirmation(staff_client, influx, delete_tel
 
 def test_it_rotates_a_token_and_shows_the_new_one_once(staff_client, influx):
     _, old = register(staff_client, "rot-1")
-    response = staff_client.post("/devices/rot-1/rotate-token/")
+    response = staff_client.post("/devices/rot-1/rotate-token/", follow=True)
+    assert response.redirect_chain == [("/devices/rot-1/token/", 302)]
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     new = response.context["creds"]
