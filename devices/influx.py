@@ -941,16 +941,24 @@ def _store_registration(
     raise failure
 
 
+@contextmanager
+def _changing(device_id: str) -> Iterator[tuple[_Conn, str, _Registration | None]]:
+    """Start a change of one device: this process's lock on the id, the telemetry bucket id, the
+    registry entry as it is now, and the leftovers of earlier changes that failed half-way
+    revoked first. Yields ``(conn, bucket_id, registration)``."""
+    conn = _get()
+    with _mutation(), _device_lock(device_id):
+        bucket_id = _telemetry_bucket_id(conn)
+        reg = _registration(conn, device_id)
+        _reconcile(conn, device_id, bucket_id, reg)
+        yield conn, bucket_id, reg
+
+
 def register_device(device_id: str | None = None) -> DeviceCredentials:
     """Empty/None id: a generated one. Raises InvalidDeviceId, DeviceExists."""
     device_id = (device_id or "").strip() or str(uuid.uuid4())
     device_id = _check_id(device_id)
-    conn = _get()
-    with _mutation(), _device_lock(device_id):
-        bucket_id = _telemetry_bucket_id(conn)
-        existing = _registration(conn, device_id)
-        # Leftovers of earlier changes that failed half-way go first.
-        _reconcile(conn, device_id, bucket_id, existing)
+    with _changing(device_id) as (conn, bucket_id, existing):
         if existing is not None and existing.key:
             raise DeviceExists(f"device {device_id!r} is already registered")
         auth = _new_authorization(conn, device_id, bucket_id)
@@ -979,11 +987,7 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
     soft-delete the registry entry: a failure at any step leaves the device listed, so removing
     it again finishes the job."""
     device_id = _check_id(device_id)
-    conn = _get()
-    with _mutation(), _device_lock(device_id):
-        bucket_id = _telemetry_bucket_id(conn)
-        reg = _registration(conn, device_id)
-        _reconcile(conn, device_id, bucket_id, reg)
+    with _changing(device_id) as (conn, bucket_id, reg):
         if reg is None or not reg.key:
             raise DeviceNotFound(f"device {device_id!r} is not registered")
         if delete_telemetry:
@@ -1015,12 +1019,8 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
 def rotate_token(device_id: str) -> DeviceCredentials:
     """New authorization first, registry updated, old one revoked."""
     device_id = _check_id(device_id)
-    conn = _get()
-    with _mutation(), _device_lock(device_id):
-        bucket_id = _telemetry_bucket_id(conn)
-        reg = _registration(conn, device_id)
-        # Also revokes the old key of an earlier rotation that could not revoke it.
-        _reconcile(conn, device_id, bucket_id, reg)
+    # _changing also revokes the old key of an earlier rotation that could not revoke it.
+    with _changing(device_id) as (conn, bucket_id, reg):
         if reg is None or not reg.key:
             raise DeviceNotFound(f"device {device_id!r} is not registered")
         auth = _new_authorization(conn, device_id, bucket_id)

@@ -9,6 +9,7 @@ with LocalInflux(org="iot-center", bucket="iot_center", token="secret") as serve
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 
@@ -16,6 +17,13 @@ from localinflux.auth import operator_permissions
 from localinflux.engine import Engine
 from localinflux.faults import Faults, Stats
 from localinflux.server import Api, LocalInfluxHTTPServer
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for servers started in a subprocess)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
 
 
 class LocalInflux:

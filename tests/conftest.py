@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import uuid
 from dataclasses import dataclass
 
 import pytest
 from influxdb_client import InfluxDBClient
 
-from localinflux.testing import LocalInflux
+from localinflux.testing import LocalInflux, free_port
 
 DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
 
@@ -150,16 +149,10 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def offline_influx(settings):
     """Settings pointing at a port where nothing listens: every request is refused."""
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     settings.INFLUX_URL = url
     settings.INFLUX_TOKEN = "offline-token-never-valid"
     settings.INFLUX_ORG = "iot-center"

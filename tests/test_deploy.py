@@ -20,14 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from localinflux.testing import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -65,7 +61,7 @@ def gunicorn_app(influx, tmp_path):
         subprocess.run(
             [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True
         )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [BIN / "gunicorn", "iotcenter.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=ROOT,

@@ -11,17 +11,9 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect, sync_playwright
 
 from devices import simulator
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -30,9 +22,7 @@ def page(monkeypatch):
     # only by fixtures, before and after the browser runs.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(15_000)

@@ -1,7 +1,6 @@
 """The command line keeps secrets out of `ps` and off other users' reach."""
 
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -10,17 +9,13 @@ from pathlib import Path
 
 from influxdb_client import InfluxDBClient
 
+from localinflux.testing import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_token_can_come_from_the_environment_and_the_log_is_private(tmp_path):
-    port = _free_port()
+    port = free_port()
     data_dir = tmp_path / "data"
     token = "token-from-the-environment"
     cmd = [

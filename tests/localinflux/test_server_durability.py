@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 import localinflux
-from localinflux.testing import LocalInflux
+from localinflux.testing import LocalInflux, free_port
 from localinflux.wal import LOG_NAME
 
 FULL = (-(2**63), 2**63)
@@ -112,14 +111,8 @@ def test_it_ignores_a_torn_tail_and_keeps_appending_after_it(tmp_path):
         third.stop()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_acknowledged_writes_survive_a_kill_9(tmp_path):
-    port = _free_port()
+    port = free_port()
     cmd = [
         sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(tmp_path),
         "--org", "o", "--bucket", "b", "--token", TOKEN, "--quiet",
@@ -150,7 +143,7 @@ def test_acknowledged_writes_survive_a_kill_9(tmp_path):
 
 
 def test_the_cli_stops_cleanly_on_sigterm(tmp_path):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(tmp_path)],
         stderr=subprocess.PIPE,
