@@ -17,6 +17,7 @@ Data model (shared with InfluxData's reference IoT Center apps):
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import math
 import os
@@ -43,6 +44,7 @@ from influxdb_client.domain.onboarding_request import OnboardingRequest
 from influxdb_client.domain.permission import Permission
 from influxdb_client.domain.permission_resource import PermissionResource
 from influxdb_client.rest import ApiException
+from influxdb_client.service.authorizations_service import AuthorizationsService
 from influxdb_client.service.ping_service import PingService
 from influxdb_client.service.setup_service import SetupService
 from influxdb_client.service.write_service import WriteService
@@ -831,18 +833,25 @@ def _device_lock(device_id: str) -> Iterator[None]:
         yield
 
 
-def _device_authorizations(conn: _Conn, device_id: str, bucket_id: str) -> list[Authorization]:
-    """Every authorization made for this device (by its description) on our telemetry bucket."""
+def _device_authorization_ids(conn: _Conn, device_id: str, bucket_id: str) -> list[str]:
+    """Ids of every authorization made for this device (by its description) on our bucket."""
     org_id = _org_id(conn)
     with _guard(conn, f"list the authorizations of device {device_id!r}"):
-        # InfluxDB filters authorizations by user or organization only, not by description.
-        found = conn.client.authorizations_api().find_authorizations(org_id=org_id)
+        # InfluxDB filters authorizations by user or organization only, not by description, so
+        # the org's whole list comes back: read it as plain JSON. Building the client's model
+        # objects for it costs ~0.3 ms each (seconds at 10,000 devices).
+        response = AuthorizationsService(conn.client.api_client).get_authorizations(
+            org_id=org_id, _preload_content=False
+        )
+        found = json.loads(response.data).get("authorizations") or []
     description = f"{AUTH_DESCRIPTION_PREFIX}{device_id}"
     return [
-        auth
-        for auth in found or []
-        if auth.description == description
-        and any(p.resource is not None and p.resource.id == bucket_id for p in auth.permissions)
+        auth["id"]
+        for auth in found
+        if auth.get("description") == description
+        and any(
+            (p.get("resource") or {}).get("id") == bucket_id for p in auth.get("permissions") or []
+        )
     ]
 
 
@@ -851,10 +860,10 @@ def _reconcile(conn: _Conn, device_id: str, bucket_id: str, reg: _Registration |
     (all of them when the device is not registered or removed). Returns the ids revoked."""
     keep = reg.key if reg is not None else ""
     revoked = []
-    for auth in _device_authorizations(conn, device_id, bucket_id):
-        if auth.id != keep:
-            _delete_authorization(conn, auth.id)
-            revoked.append(auth.id)
+    for auth_id in _device_authorization_ids(conn, device_id, bucket_id):
+        if auth_id != keep:
+            _delete_authorization(conn, auth_id)
+            revoked.append(auth_id)
     if revoked:
         logger.warning(
             "device %r: revoked authorization(s) %s, which the registry does not reference",
