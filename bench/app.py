@@ -27,6 +27,8 @@ GOAL_S = 0.3  # list_devices() at 10,000 devices
 TELEMETRY_FIELDS = ("Temperature", "Humidity", "CO2")
 POINTS_PER_FIELD = 3
 BATCH_LINES = 20_000
+REGISTER_AUTHS = (10, 3_000)
+REGISTER_REPEAT = 5
 TIME_BUDGET_S = 90.0  # stop repeating measurements once the run has taken this long
 BASE_NS = 1_700_000_000 * 10**9
 
@@ -120,6 +122,32 @@ def _measure(server, fn, repeat: int) -> tuple[float, float, float, float]:
     )
 
 
+def _measure_register(server, client, service) -> list[tuple[int, float, float]]:
+    """register_device() with REGISTER_AUTHS other authorizations in the org, side by side."""
+    from influxdb_client import Permission, PermissionResource
+
+    resource = PermissionResource(type="buckets", id=server.bucket_id, org_id=server.org_id)
+    auths = client.authorizations_api()
+    out, made = [], 0
+    for count in REGISTER_AUTHS:
+        while made < count:
+            auths.create_authorization(
+                org_id=server.org_id, permissions=[Permission(action="write", resource=resource)]
+            )
+            made += 1
+        server.stats.wait_idle()
+        server.stats.reset()
+        times = []
+        for n in range(REGISTER_REPEAT):
+            start = time.perf_counter()
+            service.register_device(f"bench-register-{count}-{n}")
+            times.append(time.perf_counter() - start)
+        server.stats.wait_idle()
+        out.append((count, statistics.median(times), server.stats.requests() / REGISTER_REPEAT))
+        made += REGISTER_REPEAT
+    return out
+
+
 def main() -> int:
     from influxdb_client import InfluxDBClient
     from influxdb_client.client.write_api import SYNCHRONOUS
@@ -155,6 +183,7 @@ def main() -> int:
             page = _measure(server, lambda: staff.get("/devices/"), repeat)
             results.append((size, load_s, svc, page))
             print(f"  {size:>6,} devices loaded in {load_s:.1f}s, measured", file=sys.stderr)
+        registers = _measure_register(server, client, service)
         write_api.close()
         client.close()
 
@@ -177,6 +206,13 @@ def main() -> int:
         f"ratio {large[0]:,} vs {small[0]:,} devices: list_devices() x"
         f"{large[2][0] / small[2][0]:.1f}, GET /devices/ x{large[3][0] / small[3][0]:.1f}"
     )
+    print()
+    print("register_device() beside N other authorizations in the org (it reads the org's")
+    print("authorization list to revoke leftovers of failed changes): median time, requests")
+    for count, median_s, requests in registers:
+        print(f"  {count:>6,} authorizations: {median_s * 1000:>7.1f} ms, {requests:.0f} requests")
+    (few, few_s, _), (many, many_s, _) = registers[0], registers[-1]
+    print(f"  ratio {many:,} vs {few:,}: x{many_s / few_s:.1f}")
     verdict = "meets" if large[2][0] <= GOAL_S else "MISSES"
     print(
         f"list_devices() at {large[0]:,} devices: {large[2][0] * 1000:.0f} ms, {verdict} the "
