@@ -204,18 +204,18 @@ def rotate(request: HttpRequest, device_id: str):
 
 @require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
-    """For load balancers and operators: no login, no secrets, 503 while InfluxDB fails."""
+    """For load balancers and operators: no login, no secrets, 503 while InfluxDB fails.
+
+    Anonymous callers (load balancers) get the statuses only; where InfluxDB is and what it
+    said are for logged-in users, as on the 503 page.
+    """
     status = influx.health()
     ok = status.get("status") == "pass"
-    body = {
-        "status": "pass" if ok else "fail",
-        "app": "pass",
-        "influxdb": {
-            "status": status.get("status", "fail"),
-            "url": status.get("url", settings.INFLUX_URL),
-            "message": status.get("message", ""),
-        },
-    }
+    influxdb = {"status": status.get("status", "fail")}
+    if request.user.is_authenticated:
+        influxdb["url"] = status.get("url", settings.INFLUX_URL)
+        influxdb["message"] = status.get("message", "")
+    body = {"status": "pass" if ok else "fail", "app": "pass", "influxdb": influxdb}
     response = JsonResponse(body, status=200 if ok else 503)
     add_never_cache_headers(response)
     return response
