@@ -62,9 +62,8 @@ def device_settings(device_id: str) -> list[tuple[str, str]]:
 PENDING_CREDENTIALS = "devices:pending-credentials"
 
 
-def show_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, title: str):
-    """POST-redirect-GET: keep the new credentials for ONE display and redirect to the token
-    page, so that reloading it (or going back) never registers or rotates again."""
+def stash_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, title: str):
+    """Keep new credentials in the (server-side) session for ONE display on a token page."""
     pending = request.session.get(PENDING_CREDENTIALS, {})
     pending[creds.device_id] = {
         "title": title,
@@ -75,6 +74,38 @@ def show_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, t
         "bucket": creds.bucket,
     }
     request.session[PENDING_CREDENTIALS] = pending
+
+
+def credentials_context(request: HttpRequest, device_id: str) -> tuple[str, dict]:
+    """Take the stashed credentials out of the session: ``(title, context)`` for the token page,
+    with ``creds`` None once they were shown (here, or on the other token page)."""
+    pending = request.session.get(PENDING_CREDENTIALS, {})
+    entry = pending.pop(device_id, None)
+    if entry is None:
+        return "Token already shown", {"device_id": device_id, "creds": None}
+    request.session[PENDING_CREDENTIALS] = pending
+    title = entry.pop("title")
+    creds = influx.DeviceCredentials(device_id=device_id, **entry)
+    config = creds.config()
+    return title, {
+        "device_id": device_id,
+        "creds": creds,
+        "config": config,
+        "config_json": json.dumps(config, indent=2),
+    }
+
+
+def never_store(response: HttpResponse) -> HttpResponse:
+    """A page with a token: no cache, no history copy."""
+    add_never_cache_headers(response)
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+def show_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, title: str):
+    """POST-redirect-GET: keep the new credentials for ONE display and redirect to the token
+    page, so that reloading it (or going back) never registers or rotates again."""
+    stash_credentials(request, creds, title=title)
     return redirect("devices:token", device_id=creds.device_id)
 
 
@@ -82,27 +113,8 @@ def show_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, t
 @staff_required
 def token(request: HttpRequest, device_id: str):
     """The one page that shows a token: never cached, never stored, shown once."""
-    pending = request.session.get(PENDING_CREDENTIALS, {})
-    entry = pending.pop(device_id, None)
-    if entry is not None:
-        request.session[PENDING_CREDENTIALS] = pending
-    if entry is None:
-        ctx = {"title": "Token already shown", "device_id": device_id, "creds": None}
-    else:
-        title = entry.pop("title")
-        creds = influx.DeviceCredentials(device_id=device_id, **entry)
-        config = creds.config()
-        ctx = {
-            "title": title,
-            "device_id": device_id,
-            "creds": creds,
-            "config": config,
-            "config_json": json.dumps(config, indent=2),
-        }
-    response = render(request, "devices/credentials.html", ctx)
-    add_never_cache_headers(response)
-    patch_cache_control(response, no_store=True, private=True)
-    return response
+    title, ctx = credentials_context(request, device_id)
+    return never_store(render(request, "devices/credentials.html", {"title": title, **ctx}))
 
 
 @require_GET

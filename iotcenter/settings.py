@@ -29,7 +29,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "devices.apps.IoTCenterAdminConfig",  # django.contrib.admin with the device pages
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,0 +1,138 @@
+"""Admin-style device pages for staff: the site's device operations inside Django admin.
+
+Thin views, like ``devices.views``: the service (``devices.influx``) does the work, the site's
+forms check the input, and a new token is shown once through the site's session stash. The admin
+site (``devices.admin.IoTCenterAdminSite``) wraps every view in ``admin_view``, so only active
+staff get here; InfluxDB errors become the 503/404 pages in ``InfluxErrorMiddleware``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_GET, require_http_methods
+
+from . import influx, views
+from .forms import RegisterForm, RemoveForm, SearchForm
+
+get_only = method_decorator(require_GET)
+get_or_post = method_decorator(require_http_methods(["GET", "POST"]))
+
+
+class DeviceAdminViews:
+    """The views of one admin site (its name, header and sidebar go into every page)."""
+
+    def __init__(self, site: admin.AdminSite):
+        self.site = site
+
+    def _render(
+        self, request: HttpRequest, template: str, title: str, context: dict
+    ) -> HttpResponse:
+        request.current_app = self.site.name
+        ctx = {**self.site.each_context(request), "title": title, "subtitle": None, **context}
+        return render(request, template, ctx)
+
+    def _to_token_page(self, request: HttpRequest, creds: influx.DeviceCredentials, title: str):
+        # The site's stash: whichever token page shows them first takes them out.
+        views.stash_credentials(request, creds, title=title)
+        return redirect("admin:devices_token", device_id=creds.device_id)
+
+    @get_only
+    def device_list(self, request: HttpRequest) -> HttpResponse:
+        form = SearchForm(request.GET)
+        search, page = "", 1
+        if form.is_valid():
+            search = form.cleaned_data["q"] or ""
+            page = form.cleaned_data["page"] or 1
+        result = influx.list_devices(search=search, page=page, per_page=views.PER_PAGE)
+        # Page numbers as the admin's change lists show them: 1 2 … 7 8 9 … 40 41. A range
+        # stands in for the devices (only its length is used), which the service already paged.
+        page_numbers = []
+        if result.num_pages > 1:
+            page_numbers = Paginator(range(result.total), result.per_page).get_elided_page_range(
+                result.page, on_each_side=2, on_ends=1
+            )
+        context = {
+            "page": result,
+            "q": search,
+            "page_numbers": page_numbers,
+            "ellipsis": Paginator.ELLIPSIS,
+            # Tokens sit beside telemetry when both buckets are one; staff should know.
+            "bucket_warning": settings.INFLUX_BUCKET == settings.INFLUX_BUCKET_AUTH,
+        }
+        return self._render(request, "admin/devices/list.html", "Devices", context)
+
+    @get_or_post
+    def register(self, request: HttpRequest) -> HttpResponse:
+        form = RegisterForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            device_id = form.cleaned_data["device_id"] or None
+            try:
+                creds = influx.register_device(device_id)
+            except influx.DeviceExists:
+                form.add_error(
+                    "device_id", f"A device with id {device_id!r} is already registered."
+                )
+            except influx.InvalidDeviceId as exc:
+                form.add_error("device_id", str(exc) or "This device id is not allowed.")
+            else:
+                messages.success(request, f"Device {creds.device_id} registered.")
+                return self._to_token_page(request, creds, "Device registered")
+        context = {"form": form}
+        return self._render(request, "admin/devices/register.html", "Register a device", context)
+
+    @get_only
+    def detail(self, request: HttpRequest, device_id: str) -> HttpResponse:
+        view = influx.device_view(device_id)
+        device = view.device
+        context = {
+            "device": device,
+            "readings": sorted(view.readings, key=lambda r: views.field_rank(r.field)),
+            "settings_rows": views.device_settings(device.device_id),
+        }
+        return self._render(
+            request, "admin/devices/detail.html", f"Device {device.device_id}", context
+        )
+
+    @get_or_post
+    def rotate(self, request: HttpRequest, device_id: str) -> HttpResponse:
+        """GET asks first (the device is cut off until reconfigured); POST rotates."""
+        if request.method == "POST":
+            creds = influx.rotate_token(device_id)
+            messages.success(
+                request, f"Token of {creds.device_id} replaced; the old token is revoked."
+            )
+            return self._to_token_page(request, creds, "New device token")
+        device = influx.get_device(device_id)
+        context = {"device": device}
+        return self._render(
+            request, "admin/devices/rotate.html", f"Rotate the token of {device.device_id}", context
+        )
+
+    @get_or_post
+    def remove(self, request: HttpRequest, device_id: str) -> HttpResponse:
+        device = influx.get_device(device_id)
+        form = RemoveForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            delete_telemetry = form.cleaned_data["delete_telemetry"]
+            influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
+            extra = " and its telemetry deleted" if delete_telemetry else "; its telemetry is kept"
+            messages.success(request, f"Device {device.device_id} removed{extra}.")
+            return redirect("admin:devices_list")
+        context = {"device": device, "form": form}
+        return self._render(
+            request, "admin/devices/remove.html", f"Remove device {device.device_id}", context
+        )
+
+    @get_only
+    def token(self, request: HttpRequest, device_id: str) -> HttpResponse:
+        """The admin's one page that shows a token: never cached or stored, shown once (the
+        entry leaves the session as it is shown, here or on the site's token page)."""
+        title, context = views.credentials_context(request, device_id)
+        return views.never_store(
+            self._render(request, "admin/devices/credentials.html", title, context)
+        )
