@@ -26,6 +26,12 @@ _DURATION_RE = re.compile(r"-?(?:[0-9]+(?:ns|us|µs|ms|s|mo|m|h|d|w|y))+")
 
 REGISTRY_MEASUREMENT = "deviceauth"
 TELEMETRY_MEASUREMENT = "environment"
+# The tag that names a telemetry point's device: ``device`` in the tutorial apps, ``clientId`` in
+# iot-center-v2. Our virtual devices write both; every telemetry query matches either, so each
+# app sees the others' devices.
+DEVICE_TAG = "device"
+CLIENT_ID_TAG = "clientId"
+DEVICE_TAGS = (DEVICE_TAG, CLIENT_ID_TAG)
 # The numeric telemetry fields the reference apps write; stats and charts are limited to these
 # so that min()/max()/mean() never meet a string field someone else wrote.
 TELEMETRY_FIELDS = ("CO2", "Humidity", "Lat", "Lon", "Pressure", "TVOC", "Temperature")
@@ -100,6 +106,15 @@ def _device_match(column: str, device_ids: Sequence[str]) -> str:
     # a regex (outside a character class), and none can close the /.../ literal.
     alternatives = "|".join(d.replace(".", "\\.") for d in ids)
     return f"r[{quote(column)}] =~ /^(?:{alternatives})$/"
+
+
+def _telemetry_device_match(device_ids: Sequence[str]) -> str:
+    """The devices' telemetry, whichever of ``DEVICE_TAGS`` names them.
+
+    An ``or`` of one match per tag: InfluxDB (and the local engine) answer each from the tag
+    index and take the union. A point carrying both tags is one series, so it is read once.
+    """
+    return "(" + " or ".join(_device_match(tag, device_ids) for tag in DEVICE_TAGS) + ")"
 
 
 # ---- registry bucket ---------------------------------------------------------------------------
@@ -211,8 +226,13 @@ def _telemetry(bucket: str, start: str, device_ids: Sequence[str]) -> str:
         f"from(bucket: {quote(bucket)})\n"
         f"  |> range(start: {start})\n"
         f"  |> filter(fn: (r) => r._measurement == {quote(TELEMETRY_MEASUREMENT)}"
-        f" and {_device_match('device', device_ids)})\n"
+        f" and {_telemetry_device_match(device_ids)})\n"
     )
+
+
+def _columns(*names: str) -> str:
+    """A Flux array of column names: ``["_time", "device"]``."""
+    return "[" + ", ".join(quote(n) for n in names) + "]"
 
 
 def _only_fields(fields: Sequence[str]) -> str:
@@ -223,14 +243,15 @@ def last_seen(bucket: str, device_ids: Sequence[str]) -> str:
     """Newest point time per device and field for a page of devices (one query per page).
 
     ``last()`` per series is cheap in InfluxDB (it reads only the newest block), so the whole
-    history can be searched.
+    history can be searched. Rows keep both device tags (a column the series lacks is empty):
+    the reader attributes each row to whichever of them names a device asked for.
     """
     ids = _device_ids(device_ids)
     if not ids:
         raise ValueError("last_seen needs at least one device id")
     return (
         _telemetry(bucket, "0", ids) + "  |> last()\n"
-        '  |> keep(columns: ["_time", "_field", "device"])\n'
+        f"  |> keep(columns: {_columns('_time', '_field', *DEVICE_TAGS)})\n"
         "  |> group()"
     )
 
@@ -240,7 +261,7 @@ def latest_readings(bucket: str, device_id: str) -> str:
     ids = _device_ids([device_id])
     return (
         _telemetry(bucket, "0", ids) + "  |> last()\n"
-        '  |> keep(columns: ["_time", "_value", "_field", "device"])'
+        f"  |> keep(columns: {_columns('_time', '_value', '_field', *DEVICE_TAGS)})"
     )
 
 
@@ -331,11 +352,19 @@ def probe(bucket: str) -> str:
     return f"from(bucket: {quote(bucket)})\n  |> range(start: -1m)\n  |> limit(n: 1)"
 
 
-def telemetry_delete_predicate(device_id: str) -> str:
-    """Delete-API predicate for all of one device's telemetry.
+def telemetry_delete_predicate(device_id: str, tag: str = DEVICE_TAG) -> str:
+    """Delete-API predicate for one device's telemetry tagged ``tag=<id>``.
 
     The delete grammar has no escapes worth trusting, so only validated ids get here (they
     contain no quotes or spaces).
     """
     device_id = validate_device_id(device_id)
-    return f'_measurement="{TELEMETRY_MEASUREMENT}" AND device="{device_id}"'
+    if tag not in DEVICE_TAGS:
+        raise ValueError(f"not a device tag: {tag!r}")
+    return f'_measurement="{TELEMETRY_MEASUREMENT}" AND {tag}="{device_id}"'
+
+
+def telemetry_delete_predicates(device_id: str) -> list[str]:
+    """Predicates that together delete all of one device's telemetry: one per device tag, as
+    the delete grammar has no OR."""
+    return [telemetry_delete_predicate(device_id, tag) for tag in DEVICE_TAGS]

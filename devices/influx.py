@@ -11,7 +11,9 @@ Data model (shared with InfluxData's reference IoT Center apps):
 * registry bucket ``INFLUX_BUCKET_AUTH``: measurement ``deviceauth``, tag ``deviceId``, string
   fields ``key`` (authorization id), ``token`` and ``createdAt``; a removed device has
   ``key=""`` and ``token=""`` (soft delete);
-* telemetry bucket ``INFLUX_BUCKET``: measurement ``environment``, tag ``device``, float fields.
+* telemetry bucket ``INFLUX_BUCKET``: measurement ``environment``, float fields, the device id in
+  tag ``device`` (tutorial apps) or ``clientId`` (iot-center-v2): reads match either, our virtual
+  devices write both.
 """
 
 from __future__ import annotations
@@ -189,7 +191,7 @@ RANGES: dict[str, tuple[str, str]] = {
 }
 DEFAULT_RANGE = "1d"
 
-# Tags the virtual device writes beside ``device`` (the reference apps' sensor tags).
+# Tags the virtual device writes beside the device tags (the reference apps' sensor tags).
 SENSOR_TAGS = {
     "TemperatureSensor": "virtual_bme280",
     "HumiditySensor": "virtual_bme280",
@@ -833,10 +835,16 @@ def _device_lock(device_id: str) -> Iterator[None]:
         yield
 
 
-def _device_authorization_ids(conn: _Conn, device_id: str, bucket_id: str) -> list[str]:
-    """Ids of every authorization made for this device (by its description) on our bucket."""
+def _device_authorizations(
+    conn: _Conn, bucket_id: str, *, device_id: str | None = None
+) -> dict[str, list[str]]:
+    """device id -> ids of the authorizations made for it (by their description) on our
+    bucket, from one listing of the org's authorizations; only ``device_id``'s if given."""
     org_id = _org_id(conn)
-    with _guard(conn, f"list the authorizations of device {device_id!r}"):
+    what = "list device authorizations"
+    if device_id is not None:
+        what = f"list the authorizations of device {device_id!r}"
+    with _guard(conn, what):
         # InfluxDB filters authorizations by user or organization only, not by description, so
         # the org's whole list comes back: read it as plain JSON. Building the client's model
         # objects for it costs ~0.3 ms each (seconds at 10,000 devices).
@@ -844,15 +852,24 @@ def _device_authorization_ids(conn: _Conn, device_id: str, bucket_id: str) -> li
             org_id=org_id, _preload_content=False
         )
         found = json.loads(response.data).get("authorizations") or []
-    description = f"{AUTH_DESCRIPTION_PREFIX}{device_id}"
-    return [
-        auth["id"]
-        for auth in found
-        if auth.get("description") == description
-        and any(
+    by_device: dict[str, list[str]] = {}
+    for auth in found:
+        description = auth.get("description") or ""
+        if not description.startswith(AUTH_DESCRIPTION_PREFIX):
+            continue
+        owner = description[len(AUTH_DESCRIPTION_PREFIX) :]
+        if device_id is not None and owner != device_id:
+            continue
+        if any(
             (p.get("resource") or {}).get("id") == bucket_id for p in auth.get("permissions") or []
-        )
-    ]
+        ):
+            by_device.setdefault(owner, []).append(auth["id"])
+    return by_device
+
+
+def _device_authorization_ids(conn: _Conn, device_id: str, bucket_id: str) -> list[str]:
+    """Ids of every authorization made for this device (by its description) on our bucket."""
+    return _device_authorizations(conn, bucket_id, device_id=device_id).get(device_id, [])
 
 
 def _reconcile(conn: _Conn, device_id: str, bucket_id: str, reg: _Registration | None) -> list[str]:
@@ -1001,18 +1018,22 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
             raise DeviceNotFound(f"device {device_id!r} is not registered")
         if delete_telemetry:
             # First: once the device is gone from the list, nobody could ask again.
-            with _guard(
-                conn,
-                f"delete the telemetry of device {device_id!r}",
-                not_found=_bucket_missing(conn.bucket, "INFLUX_BUCKET"),
-            ):
-                conn.client.delete_api().delete(
-                    start="1970-01-01T00:00:00Z",
-                    stop="2262-01-01T00:00:00Z",
-                    predicate=flux.telemetry_delete_predicate(device_id),
-                    bucket=conn.bucket,
-                    org=conn.org,
-                )
+            # One delete per device tag (``device``, then iot-center-v2's ``clientId``): the
+            # delete predicate has no OR. A failure in between leaves the device listed, and
+            # removing it again deletes what is left.
+            for predicate in flux.telemetry_delete_predicates(device_id):
+                with _guard(
+                    conn,
+                    f"delete the telemetry of device {device_id!r}",
+                    not_found=_bucket_missing(conn.bucket, "INFLUX_BUCKET"),
+                ):
+                    conn.client.delete_api().delete(
+                        start="1970-01-01T00:00:00Z",
+                        stop="2262-01-01T00:00:00Z",
+                        predicate=predicate,
+                        bucket=conn.bucket,
+                        org=conn.org,
+                    )
         _delete_authorization(conn, reg.key)
         _write(
             conn,
@@ -1107,6 +1128,18 @@ def registered_device_ids() -> list[str]:
     return sorted(_registry_all(_get()))
 
 
+def _note_seen(seen: dict[str, datetime], row: dict, wanted: set[str]) -> None:
+    """Credit a telemetry row's time to the asked-for device(s) its ``device`` or ``clientId``
+    tag names (the other tag's column is empty, or names the same device)."""
+    time = row.get("_time")
+    if not time:
+        return
+    for tag in flux.DEVICE_TAGS:
+        device_id = row.get(tag)
+        if device_id in wanted and (device_id not in seen or time > seen[device_id]):
+            seen[device_id] = time
+
+
 def _last_seen(conn: _Conn, device_ids: list[str]) -> dict[str, datetime]:
     # Ids written by other apps may break our rules; they can't be queried safely, so they
     # simply show no last-seen time.
@@ -1121,10 +1154,9 @@ def _last_seen(conn: _Conn, device_ids: list[str]) -> dict[str, datetime]:
         setting="INFLUX_BUCKET",
     )
     seen: dict[str, datetime] = {}
+    wanted = set(ids)
     for row in rows:
-        device_id, time = row.get("device"), row.get("_time")
-        if device_id and time and (device_id not in seen or time > seen[device_id]):
-            seen[device_id] = time
+        _note_seen(seen, row, wanted)
     return seen
 
 
@@ -1162,11 +1194,10 @@ def _page_details(
     keys: dict[str, tuple[str, datetime | None]] = {}
     created: dict[str, datetime | None] = {}
     seen: dict[str, datetime] = {}
+    wanted = set(ids)
     for row in rows:
         if row.get("result") == flux.PAGE_TELEMETRY_RESULT:
-            device_id, time = row.get("device"), row.get("_time")
-            if device_id and time and (device_id not in seen or time > seen[device_id]):
-                seen[device_id] = time
+            _note_seen(seen, row, wanted)
             continue
         device_id = row.get("deviceId")
         if not device_id:
@@ -1500,6 +1531,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # Not a failure (the app works), but something for the operator to act on.
+    warning: bool = False
 
 
 def _empty_write(conn: _Conn, bucket: str) -> None:
@@ -1522,7 +1555,11 @@ def check_access() -> list[Check]:
 
     def step(name: str, fn) -> bool:
         try:
-            detail = fn() or "ok"
+            result = fn()  # a detail, or a whole Check (a warning)
+            if isinstance(result, Check):
+                checks.append(result)
+                return True
+            detail = result or "ok"
         except InfluxError as exc:
             checks.append(Check(name, False, str(exc)))
             return False
@@ -1578,6 +1615,21 @@ def check_access() -> list[Check]:
         _delete_authorization(conn, auth.id)
         return "token can create and delete device authorizations"
 
+    def orphans():
+        found = _orphans(conn, _telemetry_bucket_id(conn), _registry_all(conn))
+        if not found:
+            return "every device authorization is the registry's"
+        shown = ", ".join(f"{o.key} ({o.device_id})" for o in found[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        return Check(
+            "orphan authorizations",
+            True,
+            f"{len(found)} device authorization(s) on {conn.bucket!r} that the registry "
+            f"does not reference, whose tokens still work: {shown}{more}; revoke them with "
+            "manage.py influx_check --revoke-orphans",
+            warning=True,
+        )
+
     if not step("reachable", ping) or not step("set up", set_up) or not step("organization", org):
         return checks
     ok_t = step("telemetry bucket", bucket(conn.bucket, "INFLUX_BUCKET"))
@@ -1587,8 +1639,64 @@ def check_access() -> list[Check]:
         step("write registry", write(conn.bucket_auth, "INFLUX_BUCKET_AUTH"))
     if ok_t:
         step("write telemetry", write(conn.bucket, "INFLUX_BUCKET"))
-        step("create authorizations", authorizations)
+        authorized = step("create authorizations", authorizations)
+        if ok_a and authorized:
+            step("orphan authorizations", orphans)
     return checks
+
+
+@dataclass(frozen=True)
+class OrphanAuthorization:
+    """A device authorization on the telemetry bucket that the registry does not reference:
+    left by a change that failed half-way, or made by another tool. Its token still works."""
+
+    device_id: str
+    key: str  # the authorization id
+
+
+def orphan_authorizations() -> list[OrphanAuthorization]:
+    """Every device authorization (description ``IoTCenterDevice: <id>``) on the telemetry
+    bucket that the registry does not reference, sorted by device id: two requests."""
+    conn = _get()
+    bucket_id = _telemetry_bucket_id(conn)
+    return _orphans(conn, bucket_id, _registry_all(conn))
+
+
+def _orphans(
+    conn: _Conn, bucket_id: str, registry: dict[str, tuple[str, datetime | None]]
+) -> list[OrphanAuthorization]:
+    orphans = []
+    for device_id, auth_ids in sorted(_device_authorizations(conn, bucket_id).items()):
+        keep = registry.get(device_id, ("", None))[0]
+        orphans.extend(OrphanAuthorization(device_id, a) for a in auth_ids if a != keep)
+    return orphans
+
+
+def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
+    """Revoke what ``orphan_authorizations`` reports; returns what was revoked.
+
+    Device by device, as a register, rotate or remove of the device starts (``_reconcile``
+    against the registry read afresh, under the device's lock): an authorization a change in
+    this process is about to store is never taken for an orphan. A change running in another
+    process at this moment could be; run this when no one is registering devices.
+    """
+    conn = _get()
+    revoked: list[OrphanAuthorization] = []
+    with _mutation():
+        bucket_id = _telemetry_bucket_id(conn)
+        found = _orphans(conn, bucket_id, _registry_all(conn))
+        for device_id in dict.fromkeys(o.device_id for o in found):
+            with _device_lock(device_id):
+                if flux.is_valid_device_id(device_id):
+                    reg = _registration(conn, device_id)
+                else:
+                    # An id our queries cannot name (another tool's): its registry entry, if
+                    # any, from the whole registry.
+                    key, created = _registry_all(conn).get(device_id, ("", None))
+                    reg = _Registration(device_id, key, "", created)
+                done = _reconcile(conn, device_id, bucket_id, reg)
+            revoked.extend(OrphanAuthorization(device_id, a) for a in done)
+    return revoked
 
 
 def masked_settings() -> dict[str, str]:
@@ -1657,7 +1765,10 @@ class DeviceSession:
         """Write ``(time, fields)`` telemetry points in one request; returns how many."""
         records = []
         for time, values in points:
-            point = Point(flux.TELEMETRY_MEASUREMENT).tag("device", self.credentials.device_id)
+            point = Point(flux.TELEMETRY_MEASUREMENT)
+            # Both device tags: the tutorial apps read ``device``, iot-center-v2 ``clientId``.
+            for tag in flux.DEVICE_TAGS:
+                point = point.tag(tag, self.credentials.device_id)
             for tag, value in SENSOR_TAGS.items():
                 point = point.tag(tag, value)
             for name, value in values.items():

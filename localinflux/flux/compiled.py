@@ -8,7 +8,10 @@ at a fraction of the cost. Anything else falls back to the interpreter for that 
 A compiled predicate that is true exactly when one column holds one of a known set of strings
 (``r.c == "a"``, ``r.c =~ /^(?:a|b)$/``, and ``or``/``and`` of those on the same column) carries
 that set as ``equals_any`` and the column as ``column``, so the series index can look the values
-up instead of trying every value it holds.
+up instead of trying every value it holds. An ``or`` of such predicates on *different* columns
+(``r.device == "a" or r.clientId == "a"``) is true exactly when one of its columns holds one of
+its strings: it carries ``union_terms``, ``((column, strings), ...)``, and the index answers it
+as the union of the per-column lookups.
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
 
         if same is not None:
             _mark(disj, same[0], same[1] | same[2])
+        else:
+            terms = _union_terms(left, right)
+            if terms is not None:
+                disj.union_terms = terms  # type: ignore[attr-defined]
         return disj
 
     if isinstance(node, ast.UnaryExpr) and node.op in ("not", "exists"):
@@ -113,6 +120,26 @@ def _same_column_sets(left: RowFn, right: RowFn) -> tuple[str, frozenset, frozen
     if column is None or getattr(right, "column", None) != column:
         return None
     return column, left.equals_any, right.equals_any  # type: ignore[attr-defined]
+
+
+def _terms(fn: RowFn) -> tuple[tuple[str, frozenset], ...] | None:
+    """``((column, strings), ...)``: ``fn`` is true exactly when one of the columns holds one
+    of its strings; None when ``fn`` is not known to be of that shape."""
+    column = getattr(fn, "column", None)
+    if column is not None:
+        return ((column, fn.equals_any),)  # type: ignore[attr-defined]
+    return getattr(fn, "union_terms", None)
+
+
+def _union_terms(left: RowFn, right: RowFn) -> tuple[tuple[str, frozenset], ...] | None:
+    """The terms of ``left or right``, each column once, or None if either side is opaque."""
+    a, b = _terms(left), _terms(right)
+    if a is None or b is None:
+        return None
+    merged: dict[str, frozenset] = {}
+    for column, values in a + b:
+        merged[column] = merged.get(column, frozenset()) | values
+    return tuple(sorted(merged.items()))
 
 
 _REGEX_META = set(".^$|?*+()[]{}")

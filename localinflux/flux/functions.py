@@ -120,6 +120,7 @@ class ReadSource(Stream):
         bounds = {"_start": start, "_stop": stop}
         multi = []
         single = []
+        unions = []
         for cols, pred in zip(self.series_cols, self.series_preds, strict=True):
             if all(c in bounds for c in cols):
                 # Reads no series column: one answer for all series.
@@ -127,9 +128,14 @@ class ReadSource(Stream):
                     return []
             elif len(cols) == 1:
                 single.append((cols[0], pred))
+            elif _union_terms_of(pred, cols) is not None:
+                unions.append(pred.union_terms)
             else:
                 multi.append((cols, pred))
-        order = self._index_lookup(refs, single, start, stop) if single else range(len(refs))
+        if single or unions:
+            order = self._index_lookup(refs, single, start, stop, unions)
+        else:
+            order = range(len(refs))
         out = []
         if not multi:
             for pos in order:
@@ -153,11 +159,21 @@ class ReadSource(Stream):
                 out.append((ref, record or _key_record(key, start, stop)))
         return out
 
-    def _index_lookup(self, refs: list, single: list, start: Time, stop: Time) -> list[int]:
-        """Ascending positions of the series passing every one-column predicate."""
+    def _index_lookup(
+        self, refs: list, single: list, start: Time, stop: Time, unions: list = ()
+    ) -> list[int]:
+        """Ascending positions of the series passing every one-column predicate and every
+        ``or`` across columns of known strings (``unions``: the predicates' ``union_terms``)."""
         index = series_index.index_for(self.interp.ctx.reader, self.bucket_id, refs)
         n = len(refs)
         answers: list[list[int]] = []  # each predicate's passing positions, ascending
+        for terms in unions:
+            hit: set[int] = set()
+            for col, wanted in terms:
+                values = index.column(col)
+                for v in wanted:
+                    hit.update(values.get(v, ()))
+            answers.append(sorted(hit))
         scans = []  # (distinct values, column, predicate) for opaque predicates
         for col, pred in single:
             values = index.column(col)
@@ -557,6 +573,14 @@ def _conjuncts(node: ast.Node) -> list[ast.Node]:
     if isinstance(node, ast.LogicalExpr) and node.op == "and":
         return _conjuncts(node.left) + _conjuncts(node.right)
     return [node]
+
+
+def _union_terms_of(pred: Callable, cols: tuple[str, ...]) -> tuple | None:
+    """The predicate's ``union_terms`` (see ``compiled``) if they cover exactly ``cols``."""
+    terms = getattr(pred, "union_terms", None)
+    if terms is None or {col for col, _ in terms} != set(cols):
+        return None
+    return terms
 
 
 def _predicate(call: Call, fn: Closure, param: str, body: ast.Node) -> Callable[[dict], object]:

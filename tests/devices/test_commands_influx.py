@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from influxdb_client import Authorization, Permission, PermissionResource
 
 from devices import influx as svc
 from localinflux.testing import LocalInflux
@@ -118,3 +119,75 @@ def test_check_says_to_onboard_an_empty_influxdb(local_influx, settings):
         settings.INFLUX_URL = empty.url
         with pytest.raises(CommandError, match="influx_setup --onboard"):
             run("influx_check")
+
+
+def make_device_auth(env, device_id, bucket_id):
+    """A device authorization as register_device makes it, but not stored in the registry: what
+    a change that failed half-way (or another tool) leaves behind."""
+    resource = PermissionResource(type="buckets", id=bucket_id, org_id=env.org_id)
+    auth = Authorization(
+        org_id=env.org_id,
+        permissions=[Permission(action="write", resource=resource)],
+        description=f"IoTCenterDevice: {device_id}",
+    )
+    return env.client.authorizations_api().create_authorization(authorization=auth)
+
+
+def auth_ids(env):
+    return {a.id for a in env.client.authorizations_api().find_authorizations(org_id=env.org_id)}
+
+
+def plain(text):
+    # Without the terminal colours the command adds around its marks.
+    for code in ("\x1b[31;1m", "\x1b[33;1m", "\x1b[32;1m", "\x1b[0m"):
+        text = text.replace(code, "")
+    return text
+
+
+def test_check_reports_orphan_authorizations_and_revokes_them_when_asked(influx):
+    registered = svc.register_device("dev-1")
+    superseded = make_device_auth(influx, "dev-1", influx.bucket_id)
+    ghost = make_device_auth(influx, "ghost", influx.bucket_id)
+    # Same description, but on the registry bucket: not a device token of ours.
+    elsewhere = make_device_auth(influx, "ghost", influx.bucket_auth_id)
+
+    out = plain(run("influx_check"))
+    assert "WARN orphan authorizations: 2 device authorization(s)" in out
+    assert f"{superseded.id} (dev-1)" in out
+    assert f"{ghost.id} (ghost)" in out
+    assert registered.key not in out
+    assert elsewhere.id not in out
+    assert "manage.py influx_check --revoke-orphans" in out
+    assert "All checks passed, with 1 warning(s)." in out
+    assert ghost.token not in out
+    assert auth_ids(influx) >= {superseded.id, ghost.id}  # reporting revokes nothing
+
+    out = plain(run("influx_check", "--revoke-orphans"))
+    assert f"revoked authorization {superseded.id} (dev-1)" in out
+    assert f"revoked authorization {ghost.id} (ghost)" in out
+    assert "Revoked 2 orphan authorization(s)." in out
+    left = auth_ids(influx)
+    assert superseded.id not in left
+    assert ghost.id not in left
+    assert {registered.key, elsewhere.id} <= left
+    assert svc.get_device("dev-1").key == registered.key
+
+    out = plain(run("influx_check"))
+    assert "ok   orphan authorizations: every device authorization is the registry's" in out
+    assert "All checks passed." in out
+
+
+def test_revoke_orphans_with_none_revokes_nothing(influx):
+    registered = svc.register_device("dev-1")
+    out = plain(run("influx_check", "--revoke-orphans"))
+    assert "Revoked 0 orphan authorization(s)." in out
+    assert "All checks passed." in out
+    assert registered.key in auth_ids(influx)
+
+
+def test_orphans_are_not_revoked_when_a_check_fails(influx, settings):
+    ghost = make_device_auth(influx, "ghost", influx.bucket_id)
+    settings.INFLUX_BUCKET_AUTH = f"{influx.bucket_auth}_missing"
+    with pytest.raises(CommandError, match="failed"):
+        run("influx_check", "--revoke-orphans")
+    assert ghost.id in auth_ids(influx)

@@ -171,3 +171,32 @@ def test_the_page_query_takes_only_valid_ids_and_names_its_two_results():
     foreign = flux.list_page("iot_center_devices", "iot_center", [], ['a"b'])
     assert 'r["deviceId"] == "a\\"b"' in foreign
     assert "telemetry" not in foreign
+
+
+@pytest.mark.localonly
+def test_devices_tagged_device_or_clientid_cost_the_same_two_queries(local_influx):
+    # iot-center-v2 tags telemetry clientId=<id>; our virtual devices write device and clientId.
+    ids = [f"dev-{i:03d}" for i in range(30)]
+    register_many(local_influx, ids)
+    telemetry(local_influx, ids[:4], points=3)  # device=<id>
+    lines = [
+        f"environment,clientId={d} Temperature=21,Humidity=40 {_ns(T0 + timedelta(minutes=p))}"
+        for d in ids[4:8]
+        for p in range(3)
+    ] + [
+        f"environment,clientId={d},device={d} Temperature=22,Humidity=41 "
+        f"{_ns(T0 + timedelta(minutes=p))}"
+        for d in ids[8:10]
+        for p in range(5)
+    ]
+    local_influx.client.write_api(write_options=SYNCHRONOUS).write(
+        local_influx.bucket, local_influx.org, lines
+    )
+    page, queries, rows = one_listing(local_influx, per_page=12)
+    # One id per device, key and createdAt of the 12 on the page, and the last time of each
+    # of the two fields of the 10 with telemetry: a series carrying both tags is read once.
+    assert (queries, rows) == (2, 30 + 2 * 12 + 2 * 10)
+    last = {d.device_id: d.last_seen for d in page.devices}
+    assert all(last[d] == T0 + timedelta(minutes=2) for d in ids[:8])
+    assert all(last[d] == T0 + timedelta(minutes=4) for d in ids[8:10])
+    assert last["dev-010"] is None

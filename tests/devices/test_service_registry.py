@@ -3,7 +3,14 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client import (
+    Authorization,
+    InfluxDBClient,
+    Permission,
+    PermissionResource,
+    Point,
+    WritePrecision,
+)
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
@@ -299,3 +306,42 @@ def test_rotating_a_reference_app_device_keeps_its_registration_time(influx):
     device = svc.get_device("legacy")
     assert device.key == creds.key
     assert device.created_at == long_ago
+
+
+def make_device_auth(env, device_id):
+    """A device authorization on the telemetry bucket that no registry point references."""
+    resource = PermissionResource(type="buckets", id=env.bucket_id, org_id=env.org_id)
+    auth = Authorization(
+        org_id=env.org_id,
+        permissions=[Permission(action="write", resource=resource)],
+        description=f"IoTCenterDevice: {device_id}",
+    )
+    return env.client.authorizations_api().create_authorization(authorization=auth)
+
+
+def test_orphans_are_authorizations_the_registry_does_not_reference(influx):
+    kept = svc.register_device("dev-1")
+    gone = svc.register_device("dev-2")
+    # dev-2 soft-deleted by another app that did not revoke its authorization.
+    write_registry(influx, "dev-2", {"key": "", "token": ""})
+    # An id other apps may write but our queries cannot name, registered with a live token...
+    odd_live = make_device_auth(influx, "odd id")
+    write_registry(influx, "odd id", {"key": odd_live.id, "token": odd_live.token})
+    # ...and a second, stale one for it.
+    odd_stale = make_device_auth(influx, "odd id")
+
+    found = svc.orphan_authorizations()
+    assert found == sorted(
+        [
+            svc.OrphanAuthorization("dev-2", gone.key),
+            svc.OrphanAuthorization("odd id", odd_stale.id),
+        ],
+        key=lambda o: o.device_id,
+    )
+
+    revoked = svc.revoke_orphan_authorizations()
+    assert sorted(revoked, key=lambda o: o.device_id) == found
+    assert [a.id for a in device_auths(influx, "dev-2")] == []
+    assert [a.id for a in device_auths(influx, "odd id")] == [odd_live.id]
+    assert [a.id for a in device_auths(influx, "dev-1")] == [kept.key]
+    assert svc.orphan_authorizations() == []
