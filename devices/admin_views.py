@@ -117,11 +117,7 @@ class DeviceAdminViews:
     def remove(self, request: HttpRequest, device_id: str) -> HttpResponse:
         device = influx.get_device(device_id)
         form = RemoveForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            delete_telemetry = form.cleaned_data["delete_telemetry"]
-            influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
-            extra = " and its telemetry deleted" if delete_telemetry else "; its telemetry is kept"
-            messages.success(request, f"Device {device.device_id} removed{extra}.")
+        if views.remove_if_confirmed(request, device, form):
             return redirect("admin:devices_list")
         context = {"device": device, "form": form}
         return self._render(

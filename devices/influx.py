@@ -785,11 +785,11 @@ def _delete_authorization(conn: _Conn, key: str) -> None:
             raise
 
 
-def _credentials(conn: _Conn, device_id: str, auth: Authorization) -> DeviceCredentials:
+def _credentials(conn: _Conn, device_id: str, key: str, token: str) -> DeviceCredentials:
     return DeviceCredentials(
         device_id=device_id,
-        key=auth.id,
-        token=auth.token,
+        key=key,
+        token=token,
         url=conn.url,
         org=conn.org,
         bucket=conn.bucket,
@@ -998,7 +998,7 @@ def register_device(device_id: str | None = None) -> DeviceCredentials:
             raise DeviceExists(f"device {device_id!r} is already registered")
         _reconcile_quietly(conn, device_id, bucket_id, current)
     logger.info("registered device %r (authorization %s)", device_id, auth.id)
-    return _credentials(conn, device_id, auth)
+    return _credentials(conn, device_id, auth.id, auth.token)
 
 
 def _active_registration(conn: _Conn, device_id: str) -> _Registration:
@@ -1079,7 +1079,7 @@ def rotate_token(device_id: str) -> DeviceCredentials:
             ) from None
         _reconcile_quietly(conn, device_id, bucket_id, current)
     logger.info("rotated the token of device %r (authorization %s)", device_id, auth.id)
-    return _credentials(conn, device_id, auth)
+    return _credentials(conn, device_id, auth.id, auth.token)
 
 
 def device_credentials(device_id: str) -> DeviceCredentials:
@@ -1087,14 +1087,7 @@ def device_credentials(device_id: str) -> DeviceCredentials:
     device_id = _check_id(device_id)
     conn = _get()
     reg = _active_registration(conn, device_id)
-    return DeviceCredentials(
-        device_id=device_id,
-        key=reg.key,
-        token=reg.token,
-        url=conn.url,
-        org=conn.org,
-        bucket=conn.bucket,
-    )
+    return _credentials(conn, device_id, reg.key, reg.token)
 
 
 def _registry_all(conn: _Conn) -> dict[str, tuple[str, datetime | None]]:

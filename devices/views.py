@@ -197,13 +197,20 @@ def dashboard(request: HttpRequest, device_id: str):
 def remove(request: HttpRequest, device_id: str):
     device = influx.get_device(device_id)
     form = RemoveForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        delete_telemetry = form.cleaned_data["delete_telemetry"]
-        influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
-        extra = " and its telemetry deleted" if delete_telemetry else "; its telemetry is kept"
-        messages.success(request, f"Device {device.device_id} removed{extra}.")
+    if remove_if_confirmed(request, device, form):
         return redirect("devices:list")
     return render(request, "devices/remove.html", {"device": device, "form": form})
+
+
+def remove_if_confirmed(request: HttpRequest, device: influx.Device, form: RemoveForm) -> bool:
+    """On a valid POST of the remove form: remove the device, say what happened, return True."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    delete_telemetry = form.cleaned_data["delete_telemetry"]
+    influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
+    extra = " and its telemetry deleted" if delete_telemetry else "; its telemetry is kept"
+    messages.success(request, f"Device {device.device_id} removed{extra}.")
+    return True
 
 
 @require_POST
