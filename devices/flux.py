@@ -244,7 +244,7 @@ def last_seen(bucket: str, device_ids: Sequence[str]) -> str:
 
     ``last()`` per series is cheap in InfluxDB (it reads only the newest block), so the whole
     history can be searched. Rows keep both device tags (a column the series lacks is empty):
-    the reader attributes each row to whichever of them names a device asked for.
+    the reader attributes each row to its owner (``clientId`` if set, else ``device``).
     """
     ids = _device_ids(device_ids)
     if not ids:
@@ -270,14 +270,17 @@ def field_stats(
 ) -> str:
     """count/min/max/last of each field over ``start``..now, as four named results."""
     ids = _device_ids([device_id])
-    keep = '  |> keep(columns: ["_time", "_value", "_field"])\n'
+    # Both device tags stay: the reader keeps only the rows this device owns (``device`` may
+    # name a board type on iot-center-v2 points, whose owner is their ``clientId``).
+    keep = f"  |> keep(columns: {_columns('_time', '_value', '_field', *DEVICE_TAGS)})\n"
     return (
         "data = "
         + _telemetry(bucket, start, ids)
         + _only_fields(fields)
         + "\n"
         + "data |> count()"
-        + ' |> keep(columns: ["_value", "_field"]) |> yield(name: "count")\n'
+        + f" |> keep(columns: {_columns('_value', '_field', *DEVICE_TAGS)})"
+        + ' |> yield(name: "count")\n'
         + "data |> min()\n"
         + keep
         + '  |> yield(name: "min")\n'
@@ -299,7 +302,7 @@ def telemetry_series(
         _telemetry(bucket, start, ids)
         + _only_fields(fields)
         + f"  |> aggregateWindow(every: {duration(every)}, fn: mean, createEmpty: false)\n"
-        + '  |> keep(columns: ["_time", "_value", "_field"])'
+        + f"  |> keep(columns: {_columns('_time', '_value', '_field', *DEVICE_TAGS)})"
     )
 
 
@@ -344,7 +347,10 @@ def device_view(
 def last_point_time(bucket: str, device_id: str) -> str:
     """Newest telemetry point of one device per field: where the virtual device resumes."""
     ids = _device_ids([device_id])
-    return _telemetry(bucket, "0", ids) + '  |> last()\n  |> keep(columns: ["_time", "_field"])'
+    return (
+        _telemetry(bucket, "0", ids)
+        + f"  |> last()\n  |> keep(columns: {_columns('_time', '_field', *DEVICE_TAGS)})"
+    )
 
 
 def probe(bucket: str) -> str:
@@ -362,6 +368,27 @@ def telemetry_delete_predicate(device_id: str, tag: str = DEVICE_TAG) -> str:
     if tag not in DEVICE_TAGS:
         raise ValueError(f"not a device tag: {tag!r}")
     return f'_measurement="{TELEMETRY_MEASUREMENT}" AND {tag}="{device_id}"'
+
+
+def shared_device_tag(bucket: str, device_id: str) -> str:
+    """At most one row if some other device's telemetry carries ``device=<id>`` too.
+
+    iot-center-v2 clients tag points ``clientId=<their id>`` and ``device=<board type>``
+    ("ESP8266", "dart"): deleting by ``device="<id>"`` would then delete their data as well.
+    """
+    device_id = validate_device_id(device_id)
+    return (
+        f"from(bucket: {quote(bucket)})\n"
+        "  |> range(start: 0)\n"
+        f"  |> filter(fn: (r) => r._measurement == {quote(TELEMETRY_MEASUREMENT)}"
+        f" and r[{quote(DEVICE_TAG)}] == {quote(device_id)})\n"
+        f"  |> filter(fn: (r) => exists r[{quote(CLIENT_ID_TAG)}]"
+        f" and r[{quote(CLIENT_ID_TAG)}] != {quote(device_id)})\n"
+        "  |> last()\n"
+        f"  |> keep(columns: {_columns(CLIENT_ID_TAG)})\n"
+        "  |> group()\n"
+        "  |> limit(n: 1)"
+    )
 
 
 def telemetry_delete_predicates(device_id: str) -> list[str]:

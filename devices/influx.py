@@ -1008,11 +1008,17 @@ def _active_registration(conn: _Conn, device_id: str) -> _Registration:
     return reg
 
 
-def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
+def remove_device(device_id: str, *, delete_telemetry: bool = False) -> bool:
     """Delete the telemetry if asked, revoke the authorization (already gone is fine), then
     soft-delete the registry entry: a failure at any step leaves the device listed, so removing
-    it again finishes the job."""
+    it again finishes the job.
+
+    Returns False when telemetry tagged ``device=<id>`` had to be kept because other devices'
+    points carry that tag too (iot-center-v2 boards named like this id): the delete API cannot
+    tell them apart. True otherwise.
+    """
     device_id = _check_id(device_id)
+    shared: list[dict] = []  # other devices' points tagged device=<id>, if any
     with _changing(device_id) as (conn, bucket_id, reg):
         if reg is None or not reg.key:
             raise DeviceNotFound(f"device {device_id!r} is not registered")
@@ -1021,7 +1027,24 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
             # One delete per device tag (``device``, then iot-center-v2's ``clientId``): the
             # delete predicate has no OR. A failure in between leaves the device listed, and
             # removing it again deletes what is left.
-            for predicate in flux.telemetry_delete_predicates(device_id):
+            predicates = flux.telemetry_delete_predicates(device_id)
+            shared = _query(
+                conn,
+                flux.shared_device_tag(conn.bucket, device_id),
+                f"check whose telemetry is tagged device={device_id!r}",
+                bucket=conn.bucket,
+                setting="INFLUX_BUCKET",
+            )
+            if shared:
+                predicates.remove(flux.telemetry_delete_predicate(device_id, flux.DEVICE_TAG))
+                logger.warning(
+                    "device %r: telemetry tagged device=%r kept: other devices' points (clientId "
+                    "%r) carry the same tag",
+                    device_id,
+                    device_id,
+                    shared[0].get(flux.CLIENT_ID_TAG),
+                )
+            for predicate in predicates:
                 with _guard(
                     conn,
                     f"delete the telemetry of device {device_id!r}",
@@ -1044,6 +1067,7 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> None:
         )
         _reconcile_quietly(conn, device_id, bucket_id)
     logger.info("removed device %r (telemetry deleted: %s)", device_id, delete_telemetry)
+    return not shared
 
 
 def rotate_token(device_id: str) -> DeviceCredentials:
@@ -1121,16 +1145,22 @@ def registered_device_ids() -> list[str]:
     return sorted(_registry_all(_get()))
 
 
+def _owner(row: dict) -> str | None:
+    """Whose telemetry a row is: its ``clientId`` when set (iot-center-v2, whose ``device`` tag
+    names the board type, e.g. "ESP8266"), else its ``device`` (the tutorial apps)."""
+    return row.get(flux.CLIENT_ID_TAG) or row.get(flux.DEVICE_TAG)
+
+
+def _owned(rows: Iterable[dict], device_id: str) -> Iterator[dict]:
+    """The rows of ``device_id`` among rows a device-or-clientId filter matched."""
+    return (row for row in rows if _owner(row) == device_id)
+
+
 def _note_seen(seen: dict[str, datetime], row: dict, wanted: set[str]) -> None:
-    """Credit a telemetry row's time to the asked-for device(s) its ``device`` or ``clientId``
-    tag names (the other tag's column is empty, or names the same device)."""
-    time = row.get("_time")
-    if not time:
-        return
-    for tag in flux.DEVICE_TAGS:
-        device_id = row.get(tag)
-        if device_id in wanted and (device_id not in seen or time > seen[device_id]):
-            seen[device_id] = time
+    """Credit a telemetry row's time to its owner, if that is a device asked for."""
+    time, device_id = row.get("_time"), _owner(row)
+    if time and device_id in wanted and (device_id not in seen or time > seen[device_id]):
+        seen[device_id] = time
 
 
 def _last_seen(conn: _Conn, device_ids: list[str]) -> dict[str, datetime]:
@@ -1258,9 +1288,9 @@ def _range(range_key: str) -> tuple[str, str]:
         raise ValueError(f"unknown range {range_key!r}: use one of {', '.join(RANGES)}") from None
 
 
-def _readings_from(rows: Iterable[dict]) -> list[Reading]:
+def _readings_from(rows: Iterable[dict], device_id: str) -> list[Reading]:
     latest: dict[str, Reading] = {}
-    for row in rows:
+    for row in _owned(rows, device_id):
         name, at, value = row.get("_field"), row.get("_time"), row.get("_value")
         if name is None or at is None or value is None:
             continue
@@ -1280,12 +1310,12 @@ def latest_readings(device_id: str) -> list[Reading]:
         bucket=conn.bucket,
         setting="INFLUX_BUCKET",
     )
-    return _readings_from(rows)
+    return _readings_from(rows, device_id)
 
 
-def _stats_from(rows: Iterable[dict]) -> list[FieldStats]:
+def _stats_from(rows: Iterable[dict], device_id: str) -> list[FieldStats]:
     acc: dict[str, dict] = {}
-    for row in rows:
+    for row in _owned(rows, device_id):
         name = row.get("_field")
         if name is None:
             continue
@@ -1327,12 +1357,12 @@ def field_stats(device_id: str, *, range_key: str = DEFAULT_RANGE) -> list[Field
         bucket=conn.bucket,
         setting="INFLUX_BUCKET",
     )
-    return _stats_from(rows)
+    return _stats_from(rows, device_id)
 
 
-def _series_from(rows: Iterable[dict]) -> dict[str, list[SeriesPoint]]:
+def _series_from(rows: Iterable[dict], device_id: str) -> dict[str, list[SeriesPoint]]:
     by_field: dict[str, dict[datetime, list[float]]] = {}
-    for row in rows:
+    for row in _owned(rows, device_id):
         name, at, value = row.get("_field"), row.get("_time"), row.get("_value")
         if name is None or at is None:
             continue
@@ -1362,7 +1392,7 @@ def telemetry_series(
         bucket=conn.bucket,
         setting="INFLUX_BUCKET",
     )
-    return _series_from(rows)
+    return _series_from(rows, device_id)
 
 
 @dataclass(frozen=True)
@@ -1408,7 +1438,7 @@ def device_view(
     reg = _registration_from(device_id, by_result.get(flux.VIEW_REGISTRY_RESULT, []))
     if reg is None or not reg.key:
         raise DeviceNotFound(f"device {device_id!r} is not registered")
-    readings = _readings_from(by_result.get(flux.VIEW_LATEST_RESULT, []))
+    readings = _readings_from(by_result.get(flux.VIEW_LATEST_RESULT, []), device_id)
     device = Device(
         device_id=device_id,
         key=reg.key,
@@ -1423,8 +1453,10 @@ def device_view(
     return DeviceView(
         device=device,
         readings=readings,
-        stats=_stats_from(stats_rows) if stats else [],
-        series=_series_from(by_result.get(flux.VIEW_SERIES_RESULT, [])) if series else {},
+        stats=_stats_from(stats_rows, device_id) if stats else [],
+        series=(
+            _series_from(by_result.get(flux.VIEW_SERIES_RESULT, []), device_id) if series else {}
+        ),
     )
 
 
@@ -1751,7 +1783,8 @@ class DeviceSession:
             bucket=self._conn.bucket,
             setting="INFLUX_BUCKET",
         )
-        times = [row["_time"] for row in rows if row.get("_time")]
+        mine = _owned(rows, self.credentials.device_id)
+        times = [row["_time"] for row in mine if row.get("_time")]
         return max(times) if times else None
 
     def write(self, points: Iterable[tuple[datetime, dict[str, float]]]) -> int:

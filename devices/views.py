@@ -207,8 +207,16 @@ def remove_if_confirmed(request: HttpRequest, device: influx.Device, form: Remov
     if request.method != "POST" or not form.is_valid():
         return False
     delete_telemetry = form.cleaned_data["delete_telemetry"]
-    influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
-    extra = " and its telemetry deleted" if delete_telemetry else "; its telemetry is kept"
+    all_deleted = influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
+    if not delete_telemetry:
+        extra = "; its telemetry is kept"
+    elif all_deleted:
+        extra = " and its telemetry deleted"
+    else:
+        extra = (
+            f" and its telemetry tagged clientId={device.device_id} deleted; points tagged "
+            f"device={device.device_id} were kept, as other devices' telemetry carries that tag"
+        )
     messages.success(request, f"Device {device.device_id} removed{extra}.")
     return True
 

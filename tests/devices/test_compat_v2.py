@@ -221,3 +221,46 @@ def test_a_failed_clientid_delete_keeps_the_device_so_removal_can_be_retried(loc
     svc.remove_device("v2-dev", delete_telemetry=True)
     assert points_tagged(local_influx, "clientId", "v2-dev") == 0
     assert svc.list_devices().total == 0
+
+
+# ---- iot-center-v2 boards: ``device`` names the board type, ``clientId`` the device -----------
+
+
+def write_v2_board(env, client_id, board, when, **fields):
+    """An iot-center-v2 client's point: ``clientId=<its id>``, ``device=<board type>``."""
+    point = Point("environment").tag("clientId", client_id).tag("device", board).time(when, "s")
+    for name, value in fields.items():
+        point = point.field(name, float(value))
+    env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket, env.org, point)
+
+
+def test_a_board_type_in_the_device_tag_is_not_mistaken_for_a_device_named_like_it(influx):
+    svc.register_device("dart")
+    svc.register_device("phone-1")
+    t = now() - timedelta(minutes=2)
+    write_v2_board(influx, "phone-1", "dart", t, Temperature=21.5)
+
+    assert svc.device_view("dart").readings == []
+    assert svc.device_view("dart", stats=True).stats == []
+    assert svc.device_view("dart", series=True).series == {}
+    phone = svc.device_view("phone-1")
+    assert [(r.field, r.value) for r in phone.readings] == [("Temperature", 21.5)]
+    seen = {d.device_id: d.last_seen for d in svc.list_devices().devices}
+    assert seen["dart"] is None
+    assert seen["phone-1"] == t
+
+
+def test_removing_a_device_named_like_a_board_keeps_the_boards_telemetry(influx, staff_client):
+    svc.register_device("dart")
+    svc.register_device("phone-1")
+    t = now() - timedelta(minutes=2)
+    write_v2_board(influx, "phone-1", "dart", t, Temperature=21.5)
+    write_v2(influx, "dart", [(t, {"Temperature": 18.0})])  # dart's own, as iot-center-v2
+
+    response = staff_client.post("/devices/dart/remove/", {"delete_telemetry": "on"}, follow=True)
+
+    assert response.status_code == 200
+    assert points_tagged(influx, "clientId", "phone-1") == 1  # the other device's data is kept
+    assert points_tagged(influx, "clientId", "dart") == 0  # dart's own is gone
+    message = str(list(response.context["messages"])[0])
+    assert "were kept" in message
