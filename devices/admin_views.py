@@ -44,10 +44,7 @@ class DeviceAdminViews:
     @get_only
     def device_list(self, request: HttpRequest) -> HttpResponse:
         form = SearchForm(request.GET)
-        search, page = "", 1
-        if form.is_valid():
-            search = form.cleaned_data["q"] or ""
-            page = form.cleaned_data["page"] or 1
+        search, page = form.search_and_page()
         result = influx.list_devices(search=search, page=page, per_page=views.PER_PAGE)
         # Page numbers as the admin's change lists show them: 1 2 … 7 8 9 … 40 41. A range
         # stands in for the devices (only its length is used), which the service already paged.

@@ -44,3 +44,9 @@ class RemoveForm(forms.Form):
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=64, strip=True)
     page = forms.IntegerField(required=False, min_value=1)
+
+    def search_and_page(self) -> tuple[str, int]:
+        """The search text and page number, each on its own: a bad page number (``?page=x``)
+        falls back to page 1 without dropping the search, and the other way round."""
+        self.is_valid()
+        return self.cleaned_data.get("q") or "", self.cleaned_data.get("page") or 1

@@ -126,10 +126,7 @@ def index(request: HttpRequest):
 @login_required
 def device_list(request: HttpRequest):
     form = SearchForm(request.GET)
-    search, page = "", 1
-    if form.is_valid():
-        search = form.cleaned_data["q"] or ""
-        page = form.cleaned_data["page"] or 1
+    search, page = form.search_and_page()
     result = influx.list_devices(search=search, page=page, per_page=PER_PAGE)
     ctx = {"page": result, "q": search, "bucket_warning": _shared_bucket_warning(request)}
     return render(request, "devices/list.html", ctx)

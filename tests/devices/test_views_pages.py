@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from devices import influx as svc
+
 
 def write_lines(env, bucket: str, lines: list[str]) -> None:
     with env.client.write_api(write_options=SYNCHRONOUS) as writer:
@@ -318,3 +320,12 @@ def test_it_warns_staff_when_tokens_share_a_bucket_with_telemetry(client, db, in
     assert "device tokens are stored beside telemetry" in client.get("/devices/").content.decode()
     client.force_login(users.create_user("reader"))
     assert "device tokens are stored beside" not in client.get("/devices/").content.decode()
+
+
+def test_a_bad_page_number_keeps_the_search(staff_client, influx):
+    svc.register_device("kitchen-1")
+    svc.register_device("garage-1")
+    for url in ("/devices/?q=kitchen&page=x", "/admin/devices/?q=kitchen&page=0"):
+        page = staff_client.get(url).content.decode()
+        assert "kitchen-1" in page, url
+        assert "garage-1" not in page, url
