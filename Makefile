@@ -40,7 +40,7 @@ lint: $(VENV)/.dev
 ## serve: production-style: collect static files and run gunicorn (needs SECRET_KEY, INFLUX_*)
 serve: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput
-	$(VENV)/bin/gunicorn iotcenter.wsgi --bind 127.0.0.1:8000 --workers 2 --timeout 30
+	$(VENV)/bin/gunicorn iotcenter.wsgi --bind 127.0.0.1:8000 --workers 2 --timeout 60
 
 ## bench: benchmarks, printed side by side
 bench: $(VENV)/.dev

@@ -12,7 +12,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers, patch_cache_control
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
 from . import influx
 from .forms import RegisterForm, RemoveForm, SearchForm
@@ -226,7 +231,7 @@ def rotate(request: HttpRequest, device_id: str):
     return show_credentials(request, creds, title="New device token")
 
 
-@require_GET
+@require_safe  # GET, and HEAD for load balancers that only look at the status
 def healthz(request: HttpRequest) -> HttpResponse:
     """For load balancers and operators: no login, no secrets, 503 while InfluxDB fails.
 

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--password",
         default=os.environ.get("LOCALINFLUX_PASSWORD", "localinflux-password"),
-        help="onboarded user's password (default: $LOCALINFLUX_PASSWORD)",
+        help="onboarded user's password (default: $LOCALINFLUX_PASSWORD, else "
+        "localinflux-password)",
     )
     parser.add_argument(
         "--retention", type=int, default=0, help="initial bucket retention in seconds (0: forever)"
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         f"localinflux {VERSION}-compatible listening on {server.url} ({state}; "
         f"data dir: {args.data_dir or 'none, in memory'})\n"
     )
+    if server.onboarded_now and not args.token:
+        # Generated: this is the only time anyone can learn it (no sign-in, no UI here).
+        sys.stderr.write(f"localinflux: operator token (shown once): {server.token}\n")
     sys.stderr.flush()
     while not stop.wait(0.5):
         pass

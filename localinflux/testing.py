@@ -52,6 +52,7 @@ class LocalInflux:
         self.retention_seconds = retention_seconds
         self.log_requests = log_requests
         self.org_id: str | None = None
+        self.onboarded_now = False  # True when start() onboarded (not recovered) the server
         self.bucket_id: str | None = None
         self.url = ""
         self.engine: Engine | None = None
@@ -135,6 +136,7 @@ class LocalInflux:
                     token=self.token,
                 )
                 self.org_id, self.bucket_id, self.token = org.id, bucket.id, auth.token
+                self.onboarded_now = True
             return
         # Recovered from the data dir: find what the arguments name, never onboard again.
         org = reg.org_by_name(self.org) if self.org else next(iter(reg.orgs.values()), None)

@@ -116,3 +116,8 @@ def test_it_says_what_to_fix_when_the_token_is_rejected(staff_client, influx, se
     assert "Service unavailable" in page
     assert "refused INFLUX_TOKEN" in page  # says which setting to fix...
     assert "not-a-valid-token" not in page  # ...without showing it
+
+
+def test_healthz_answers_head_requests_for_load_balancers(client, influx):
+    response = client.head("/healthz")
+    assert response.status_code == 200

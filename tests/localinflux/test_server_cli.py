@@ -40,3 +40,39 @@ def test_the_token_can_come_from_the_environment_and_the_log_is_private(tmp_path
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     for log in data_dir.iterdir():
         assert stat.S_IMODE(log.stat().st_mode) == 0o600, log
+
+
+def test_a_generated_operator_token_is_shown_once_and_works(tmp_path):
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(tmp_path),
+        "--org", "o", "--bucket", "b", "--quiet",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "LOCALINFLUX_TOKEN"}
+    logs = []
+    for _ in range(2):  # first start onboards, the second recovers from the data dir
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            with InfluxDBClient(url=f"http://127.0.0.1:{port}", token="x") as client:
+                for _ in range(100):
+                    if client.ping():
+                        break
+                    time.sleep(0.05)
+        finally:
+            proc.terminate()
+            logs.append(proc.communicate(timeout=10)[1])
+    shown = [line for line in logs[0].splitlines() if "operator token (shown once)" in line]
+    assert len(shown) == 1
+    token = shown[0].rsplit(" ", 1)[1]
+    assert "operator token" not in logs[1]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
+    try:
+        with InfluxDBClient(url=f"http://127.0.0.1:{port}", token=token, org="o") as client:
+            for _ in range(100):
+                if client.ping():
+                    break
+                time.sleep(0.05)
+            assert "b" in {b.name for b in client.buckets_api().find_buckets().buckets}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
