@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from functools import wraps
 
 from django.conf import settings
@@ -65,12 +66,30 @@ def device_settings(device_id: str) -> list[tuple[str, str]]:
 # Session key of credentials waiting to be shown once: {device id: {"title", "key", "token", ...}}.
 # Sessions live in the database, server-side; the entry is removed when the token page shows it.
 PENDING_CREDENTIALS = "devices:pending-credentials"
+# A token not picked up within this many seconds (the redirect was never followed) is dropped,
+# so that it does not wait in the session table, and its backups, until the session expires.
+PENDING_CREDENTIALS_TTL = 300
+
+
+def _clock() -> float:
+    return time.time()
+
+
+def _pending(request: HttpRequest) -> dict:
+    """The session's credentials waiting to be shown, without those older than the TTL."""
+    pending = request.session.get(PENDING_CREDENTIALS, {})
+    fresh_after = _clock() - PENDING_CREDENTIALS_TTL
+    fresh = {k: v for k, v in pending.items() if v.get("stashed", 0) >= fresh_after}
+    if len(fresh) != len(pending):
+        request.session[PENDING_CREDENTIALS] = fresh
+    return fresh
 
 
 def stash_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, title: str):
     """Keep new credentials in the (server-side) session for ONE display on a token page."""
-    pending = request.session.get(PENDING_CREDENTIALS, {})
+    pending = _pending(request)
     pending[creds.device_id] = {
+        "stashed": _clock(),
         "title": title,
         "key": creds.key,
         "token": creds.token,
@@ -84,11 +103,12 @@ def stash_credentials(request: HttpRequest, creds: influx.DeviceCredentials, *, 
 def credentials_context(request: HttpRequest, device_id: str) -> tuple[str, dict]:
     """Take the stashed credentials out of the session: ``(title, context)`` for the token page,
     with ``creds`` None once they were shown (here, or on the other token page)."""
-    pending = request.session.get(PENDING_CREDENTIALS, {})
+    pending = _pending(request)
     entry = pending.pop(device_id, None)
     if entry is None:
         return "Token already shown", {"device_id": device_id, "creds": None}
     request.session[PENDING_CREDENTIALS] = pending
+    entry.pop("stashed")
     title = entry.pop("title")
     creds = influx.DeviceCredentials(device_id=device_id, **entry)
     config = creds.config()

@@ -91,3 +91,21 @@ def test_another_operator_never_sees_the_token(staff_client, influx, django_user
     assert "shown already" in page.content.decode()
     # The operator who registered it still gets it, once.
     assert staff_client.get("/devices/mine-1/token/").context["creds"] is not None
+
+
+def test_a_token_never_picked_up_leaves_the_session_after_a_few_minutes(
+    staff_client, influx, monkeypatch
+):
+    from devices import views
+
+    response = staff_client.post("/devices/register/", {"device_id": "late-1"})
+    assert response.status_code == 302  # the redirect is never followed
+    token = svc.device_credentials("late-1").token
+    assert token in stored_sessions_text()
+
+    later = views._clock() + views.PENDING_CREDENTIALS_TTL + 1
+    monkeypatch.setattr(views, "_clock", lambda: later)
+    staff_client.post("/devices/register/", {"device_id": "late-2"})  # any later stash
+
+    assert token not in stored_sessions_text()
+    assert "shown already" in staff_client.get("/devices/late-1/token/").content.decode()
