@@ -604,6 +604,11 @@ def _bounded(conn: _Conn, what: str, fn: Callable[[], object]):
     raise err
 
 
+def _telemetry_query(conn: _Conn, query: str, what: str) -> list[dict]:
+    """``_query`` on the telemetry bucket (INFLUX_BUCKET)."""
+    return _query(conn, query, what, bucket=conn.bucket, setting="INFLUX_BUCKET")
+
+
 def _write(conn: _Conn, bucket: str, records, what: str, *, setting: str) -> None:
     with _guard(conn, what, not_found=_bucket_missing(bucket, setting)):
         conn.write_api.write(
@@ -1028,12 +1033,10 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> bool:
             # delete predicate has no OR. A failure in between leaves the device listed, and
             # removing it again deletes what is left.
             predicates = flux.telemetry_delete_predicates(device_id)
-            shared = _query(
+            shared = _telemetry_query(
                 conn,
                 flux.shared_device_tag(conn.bucket, device_id),
                 f"check whose telemetry is tagged device={device_id!r}",
-                bucket=conn.bucket,
-                setting="INFLUX_BUCKET",
             )
             if shared:
                 predicates.remove(flux.telemetry_delete_predicate(device_id, flux.DEVICE_TAG))
@@ -1169,12 +1172,10 @@ def _last_seen(conn: _Conn, device_ids: list[str]) -> dict[str, datetime]:
     ids = [d for d in device_ids if flux.is_valid_device_id(d)]
     if not ids:
         return {}
-    rows = _query(
+    rows = _telemetry_query(
         conn,
         flux.last_seen(conn.bucket, ids),
         "read last telemetry times",
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
     )
     seen: dict[str, datetime] = {}
     wanted = set(ids)
@@ -1205,14 +1206,12 @@ def _page_details(
     foreign = [d for d in device_ids if not flux.is_valid_device_id(d)]
     if not ids and not foreign:
         return {}, {}
-    rows = _query(
+    rows = _telemetry_query(
         conn,
         flux.list_page(conn.bucket_auth, conn.bucket, ids, foreign),
         "read the devices of this page",
         # The registry was readable a moment ago (the id list): a bucket missing now is
         # most likely the telemetry bucket.
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
     )
     keys: dict[str, tuple[str, datetime | None]] = {}
     created: dict[str, datetime | None] = {}
@@ -1303,12 +1302,10 @@ def latest_readings(device_id: str) -> list[Reading]:
     """Latest value of each telemetry field of the device, sorted by field."""
     device_id = _check_id(device_id)
     conn = _get()
-    rows = _query(
+    rows = _telemetry_query(
         conn,
         flux.latest_readings(conn.bucket, device_id),
         f"read the latest values of device {device_id!r}",
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
     )
     return _readings_from(rows, device_id)
 
@@ -1350,12 +1347,10 @@ def field_stats(device_id: str, *, range_key: str = DEFAULT_RANGE) -> list[Field
     device_id = _check_id(device_id)
     start, _every = _range(range_key)
     conn = _get()
-    rows = _query(
+    rows = _telemetry_query(
         conn,
         flux.field_stats(conn.bucket, device_id, start),
         f"read the statistics of device {device_id!r}",
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
     )
     return _stats_from(rows, device_id)
 
@@ -1385,12 +1380,10 @@ def telemetry_series(
     device_id = _check_id(device_id)
     start, every = _range(range_key)
     conn = _get()
-    rows = _query(
+    rows = _telemetry_query(
         conn,
         flux.telemetry_series(conn.bucket, device_id, start, every),
         f"read the chart data of device {device_id!r}",
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
     )
     return _series_from(rows, device_id)
 
@@ -1776,12 +1769,10 @@ class DeviceSession:
 
     def last_point_time(self) -> datetime | None:
         """Newest telemetry point of this device, read with the device's own token."""
-        rows = _query(
+        rows = _telemetry_query(
             self._conn,
             flux.last_point_time(self._conn.bucket, self.credentials.device_id),
             f"read the last point of device {self.credentials.device_id!r}",
-            bucket=self._conn.bucket,
-            setting="INFLUX_BUCKET",
         )
         mine = _owned(rows, self.credentials.device_id)
         times = [row["_time"] for row in mine if row.get("_time")]
