@@ -985,6 +985,20 @@ def _changing(device_id: str) -> Iterator[tuple[_Conn, str, _Registration | None
         yield conn, bucket_id, reg
 
 
+def _issue_token(
+    conn: _Conn, device_id: str, bucket_id: str, created_at: datetime | None, what: str
+) -> tuple[Authorization, _Registration | None] | None:
+    """A new authorization for the device, with the registry pointing at it: ``(auth, entry
+    read back)``. None when another process wrote the device's entry at the same moment and
+    its write won; ours is then revoked."""
+    auth = _new_authorization(conn, device_id, bucket_id)
+    current = _store_registration(conn, device_id, auth, created_at, what)
+    if current is not None and current.key != auth.id:
+        _revoke_quietly(conn, device_id, auth.id)
+        return None
+    return auth, current
+
+
 def register_device(device_id: str | None = None) -> DeviceCredentials:
     """Empty/None id: a generated one. Raises InvalidDeviceId, DeviceExists."""
     device_id = (device_id or "").strip() or str(uuid.uuid4())
@@ -992,15 +1006,11 @@ def register_device(device_id: str | None = None) -> DeviceCredentials:
     with _changing(device_id) as (conn, bucket_id, existing):
         if existing is not None and existing.key:
             raise DeviceExists(f"device {device_id!r} is already registered")
-        auth = _new_authorization(conn, device_id, bucket_id)
         # createdAt marks this registration; a device removed earlier starts afresh.
-        current = _store_registration(
-            conn, device_id, auth, _now(), f"register device {device_id!r}"
-        )
-        if current is not None and current.key != auth.id:
-            # Registered at the same moment elsewhere (another process), and that write won.
-            _revoke_quietly(conn, device_id, auth.id)
+        issued = _issue_token(conn, device_id, bucket_id, _now(), f"register device {device_id!r}")
+        if issued is None:
             raise DeviceExists(f"device {device_id!r} is already registered")
+        auth, current = issued
         _reconcile_quietly(conn, device_id, bucket_id, current)
     logger.info("registered device %r (authorization %s)", device_id, auth.id)
     return _credentials(conn, device_id, auth.id, auth.token)
@@ -1080,19 +1090,17 @@ def rotate_token(device_id: str) -> DeviceCredentials:
     with _changing(device_id) as (conn, bucket_id, reg):
         if reg is None or not reg.key:
             raise DeviceNotFound(f"device {device_id!r} is not registered")
-        auth = _new_authorization(conn, device_id, bucket_id)
         # createdAt keeps marking the first registration (written out for devices registered
         # by the reference apps, whose registration time was only the point's time).
-        current = _store_registration(
-            conn, device_id, auth, reg.created_at, f"store the new token of device {device_id!r}"
-        )
-        if current is not None and current.key != auth.id:
-            _revoke_quietly(conn, device_id, auth.id)
+        what = f"store the new token of device {device_id!r}"
+        issued = _issue_token(conn, device_id, bucket_id, reg.created_at, what)
+        if issued is None:
             raise InfluxUnavailable(
                 conn.url,
                 f"device {device_id!r} was changed elsewhere while its token was being "
                 "rotated; look at the device and try again",
             )
+        auth, current = issued
         try:
             _delete_authorization(conn, reg.key)
         except InfluxError as exc:
