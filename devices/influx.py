@@ -1725,6 +1725,21 @@ def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
     return revoked
 
 
+def device_connection(device_id: str) -> list[tuple[str, str]]:
+    """What a device needs to write telemetry, minus its token (shown only once)."""
+    return [
+        ("InfluxDB URL", settings.INFLUX_URL),
+        ("Organization", settings.INFLUX_ORG),
+        ("Bucket", settings.INFLUX_BUCKET),
+        ("Device id", device_id),
+    ]
+
+
+def registry_shares_telemetry_bucket() -> bool:
+    """True when device tokens are stored in the telemetry bucket (one bucket for both)."""
+    return settings.INFLUX_BUCKET == settings.INFLUX_BUCKET_AUTH
+
+
 def masked_settings() -> dict[str, str]:
     """INFLUX_* settings for display, the token masked."""
     return {
