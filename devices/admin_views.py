@@ -1,22 +1,22 @@
 """Admin-style device pages for staff: the site's device operations inside Django admin.
 
 Thin views, like ``devices.views``: the service (``devices.influx``) does the work, the site's
-forms check the input, and a new token is shown once through the site's session stash. The admin
+forms check the input, ``pages`` handles each change as the site does, and a new token is
+shown once through the shared session stash (``token_stash``). The admin
 site (``devices.admin.IoTCenterAdminSite``) wraps every view in ``admin_view``, so only active
 staff get here; InfluxDB errors become the 503/404 pages in ``InfluxErrorMiddleware``.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import influx, views
+from . import influx, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 
 get_only = method_decorator(require_GET)
@@ -36,16 +36,16 @@ class DeviceAdminViews:
         ctx = {**self.site.each_context(request), "title": title, "subtitle": None, **context}
         return render(request, template, ctx)
 
-    def _to_token_page(self, request: HttpRequest, creds: influx.DeviceCredentials, title: str):
+    @staticmethod
+    def _to_token_page(creds: influx.DeviceCredentials) -> HttpResponse:
         # The site's stash: whichever token page shows them first takes them out.
-        views.stash_credentials(request, creds, title=title)
         return redirect("admin:devices_token", device_id=creds.device_id)
 
     @get_only
     def device_list(self, request: HttpRequest) -> HttpResponse:
         form = SearchForm(request.GET)
         search, page = form.search_and_page()
-        result = influx.list_devices(search=search, page=page, per_page=views.PER_PAGE)
+        result = influx.list_devices(search=search, page=page, per_page=pages.PER_PAGE)
         # Page numbers as the admin's change lists show them: 1 2 … 7 8 9 … 40 41. A range
         # stands in for the devices (only its length is used), which the service already paged.
         page_numbers = []
@@ -58,27 +58,16 @@ class DeviceAdminViews:
             "q": search,
             "page_numbers": page_numbers,
             "ellipsis": Paginator.ELLIPSIS,
-            # Tokens sit beside telemetry when both buckets are one; staff should know.
-            "bucket_warning": settings.INFLUX_BUCKET == settings.INFLUX_BUCKET_AUTH,
+            "bucket_warning": pages.shared_bucket_warning(request),
         }
         return self._render(request, "admin/devices/list.html", "Devices", context)
 
     @get_or_post
     def register(self, request: HttpRequest) -> HttpResponse:
         form = RegisterForm(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            device_id = form.cleaned_data["device_id"] or None
-            try:
-                creds = influx.register_device(device_id)
-            except influx.DeviceExists:
-                form.add_error(
-                    "device_id", f"A device with id {device_id!r} is already registered."
-                )
-            except influx.InvalidDeviceId as exc:
-                form.add_error("device_id", str(exc) or "This device id is not allowed.")
-            else:
-                messages.success(request, f"Device {creds.device_id} registered.")
-                return self._to_token_page(request, creds, "Device registered")
+        creds = pages.register(request, form)
+        if creds is not None:
+            return self._to_token_page(creds)
         context = {"form": form}
         return self._render(request, "admin/devices/register.html", "Register a device", context)
 
@@ -88,8 +77,8 @@ class DeviceAdminViews:
         device = view.device
         context = {
             "device": device,
-            "readings": sorted(view.readings, key=lambda r: views.field_rank(r.field)),
-            "settings_rows": views.device_settings(device.device_id),
+            "readings": sorted(view.readings, key=lambda r: pages.field_rank(r.field)),
+            "settings_rows": influx.device_connection(device.device_id),
         }
         return self._render(
             request, "admin/devices/detail.html", f"Device {device.device_id}", context
@@ -99,11 +88,7 @@ class DeviceAdminViews:
     def rotate(self, request: HttpRequest, device_id: str) -> HttpResponse:
         """GET asks first (the device is cut off until reconfigured); POST rotates."""
         if request.method == "POST":
-            creds = influx.rotate_token(device_id)
-            messages.success(
-                request, f"Token of {creds.device_id} replaced; the old token is revoked."
-            )
-            return self._to_token_page(request, creds, "New device token")
+            return self._to_token_page(pages.rotate(request, device_id))
         device = influx.get_device(device_id)
         context = {"device": device}
         return self._render(
@@ -114,7 +99,7 @@ class DeviceAdminViews:
     def remove(self, request: HttpRequest, device_id: str) -> HttpResponse:
         device = influx.get_device(device_id)
         form = RemoveForm(request.POST if request.method == "POST" else None)
-        if views.remove_if_confirmed(request, device, form):
+        if pages.remove_if_confirmed(request, device, form):
             return redirect("admin:devices_list")
         context = {"device": device, "form": form}
         return self._render(
@@ -125,7 +110,7 @@ class DeviceAdminViews:
     def token(self, request: HttpRequest, device_id: str) -> HttpResponse:
         """The admin's one page that shows a token: never cached or stored, shown once (the
         entry leaves the session as it is shown, here or on the site's token page)."""
-        title, context = views.credentials_context(request, device_id)
-        return views.never_store(
+        title, context = token_stash.take(request, device_id)
+        return token_stash.never_store(
             self._render(request, "admin/devices/credentials.html", title, context)
         )

@@ -1735,6 +1735,12 @@ def device_connection(device_id: str) -> list[tuple[str, str]]:
     ]
 
 
+SHARED_BUCKET_WARNING = (
+    "The telemetry bucket and the device registry bucket are the same bucket, so device tokens "
+    "are stored beside telemetry. Use separate buckets (INFLUX_BUCKET_AUTH) when you can."
+)
+
+
 def registry_shares_telemetry_bucket() -> bool:
     """True when device tokens are stored in the telemetry bucket (one bucket for both)."""
     return settings.INFLUX_BUCKET == settings.INFLUX_BUCKET_AUTH

@@ -96,15 +96,15 @@ def test_another_operator_never_sees_the_token(staff_client, influx, django_user
 def test_a_token_never_picked_up_leaves_the_session_after_a_few_minutes(
     staff_client, influx, monkeypatch
 ):
-    from devices import views
+    from devices import token_stash
 
     response = staff_client.post("/devices/register/", {"device_id": "late-1"})
     assert response.status_code == 302  # the redirect is never followed
     token = svc.device_credentials("late-1").token
     assert token in stored_sessions_text()
 
-    later = views._clock() + views.PENDING_CREDENTIALS_TTL + 1
-    monkeypatch.setattr(views, "_clock", lambda: later)
+    later = token_stash._clock() + token_stash.TTL + 1
+    monkeypatch.setattr(token_stash, "_clock", lambda: later)
     staff_client.post("/devices/register/", {"device_id": "late-2"})  # any later stash
 
     assert token not in stored_sessions_text()
