@@ -8,8 +8,8 @@ import signal
 import sys
 import threading
 
-from localinflux.server import VERSION
-from localinflux.testing import LocalInflux
+from localinflux.http.wire import VERSION
+from localinflux.runner import LocalInflux
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,12 @@ import threading
 import time
 
 from localinflux import wal as walmod
-from localinflux.auth import (
+from localinflux.delete import compile_predicate
+from localinflux.faults import Faults, Stats
+from localinflux.lineprotocol import parse
+from localinflux.model import SeriesKey
+from localinflux.permissions import operator_permissions
+from localinflux.registry import (
     SYSTEM_BUCKETS,
     Authorization,
     Bucket,
@@ -23,15 +28,10 @@ from localinflux.auth import (
     bucket_state,
     new_id,
     new_token,
-    operator_permissions,
     org_state,
     shard_group_seconds,
     user_state,
 )
-from localinflux.delete import compile_predicate
-from localinflux.faults import Faults, Stats
-from localinflux.lineprotocol import parse
-from localinflux.model import SeriesKey
 from localinflux.store import Store, WriteResult
 
 _KEYCACHE_MAX = 200_000
@@ -184,6 +184,9 @@ class Engine:
         )
         self.commit_meta({"op": "put_bucket", "obj": bucket_state(bucket)})
         return self.registry.buckets[bucket.id]
+
+    def put_org(self, org: Org) -> None:
+        self.commit_meta({"op": "put_org", "obj": org_state(org)})
 
     def put_bucket(self, bucket: Bucket) -> None:
         self.commit_meta({"op": "put_bucket", "obj": bucket_state(bucket)})

@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 
 from localinflux.model import BOOLEAN, FLOAT, INTEGER, STRING, UNSIGNED
+from localinflux.timefmt import MAX_NS, MIN_NS
 
 PRECISION_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
-MIN_TIME_NS = -9223372036854775806
-MAX_TIME_NS = 9223372036854775806
+MIN_TIME_NS = MIN_NS
+MAX_TIME_NS = MAX_NS
 RESERVED_TAG_KEYS = frozenset({"_measurement", "_field", "time"})
 
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})

@@ -15,7 +15,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 import localinflux
-from localinflux.testing import LocalInflux, free_port
+from localinflux.runner import LocalInflux, free_port
 from localinflux.wal import LOG_NAME
 
 FULL = (-(2**63), 2**63)

@@ -12,7 +12,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from localinflux.testing import LocalInflux
+from localinflux.runner import LocalInflux
 
 FULL = (-(2**63), 2**63)
 

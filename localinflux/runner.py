@@ -1,4 +1,5 @@
-"""Run the local InfluxDB-compatible server inside a Python process (tests, benchmarks).
+"""Start and stop the local InfluxDB-compatible server: what ``python -m localinflux`` runs, and
+what tests and benchmarks run in-process.
 
 with LocalInflux(org="iot-center", bucket="iot_center", token="secret") as server:
     client = InfluxDBClient(url=server.url, token=server.token, org=server.org)
@@ -13,10 +14,11 @@ import socket
 import sys
 import threading
 
-from localinflux.auth import operator_permissions
 from localinflux.engine import Engine
 from localinflux.faults import Faults, Stats
-from localinflux.server import Api, LocalInfluxHTTPServer
+from localinflux.http.app import App
+from localinflux.http.server import LocalInfluxHTTPServer
+from localinflux.permissions import operator_permissions
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -73,7 +75,7 @@ class LocalInflux:
         self.engine.stats = self._stats
         self._onboard_or_recover()
         self._httpd = LocalInfluxHTTPServer(
-            (self.host, self.port), Api(self.engine), log_requests=self.log_requests
+            (self.host, self.port), App(self.engine), log_requests=self.log_requests
         )
         self.port = self._httpd.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
