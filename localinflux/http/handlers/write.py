@@ -50,20 +50,16 @@ def write(app, req: Request) -> Response:
         raise HttpError("invalid", "\n".join(errors))
     if not points:
         return Response(204)
-    dropped_retention = 0
-    if bucket.every_seconds:
-        horizon = now - bucket.every_seconds * 1_000_000_000
-        kept = [p for p in points if p[2] >= horizon]
-        dropped_retention = len(points) - len(kept)
-        points = kept
-    result = app.engine.commit_write(bucket.id, precision, now, req.body, points)
+    result = app.engine.commit_write(
+        bucket.id, precision, now, req.body, points, retention_seconds=bucket.every_seconds
+    )
     if req.record is not None:
         req.record.points = result.stored
-    if result.dropped or dropped_retention:
+    if result.dropped or result.expired:
         summary = result.conflict or "points beyond retention policy"
-        dropped = result.dropped + dropped_retention
         raise HttpError(
             "unprocessable entity",
-            f"failure writing points to database: partial write: {summary} dropped={dropped}",
+            "failure writing points to database: partial write: "
+            f"{summary} dropped={result.dropped + result.expired}",
         )
     return Response(204)
