@@ -15,7 +15,7 @@ import sys
 import threading
 
 from localinflux.engine import Engine
-from localinflux.faults import Faults, Stats
+from localinflux.faults import LOG_MAX, Faults, Stats
 from localinflux.http.app import App
 from localinflux.http.server import LocalInfluxHTTPServer
 from localinflux.permissions import operator_permissions
@@ -42,6 +42,7 @@ class LocalInflux:
         password: str = "localinflux-password",  # noqa: S107 - development stand-in default
         retention_seconds: int = 0,
         log_requests: bool = False,
+        request_log_max: int = LOG_MAX,
     ) -> None:
         self.host = host
         self.port = port
@@ -61,7 +62,7 @@ class LocalInflux:
         # Owned here, not by the engine, so tests may set faults before start() and read counters
         # after stop().
         self._faults = Faults()
-        self._stats = Stats()
+        self._stats = Stats(request_log_max)
         self._httpd: LocalInfluxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

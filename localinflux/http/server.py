@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import logging
 import socket
 import sys
 import threading
@@ -30,6 +31,8 @@ from localinflux.http.wire import (
 )
 
 CONTROL_PREFIX = "/api/v2/localinflux/"
+
+log = logging.getLogger("localinflux.http")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -183,8 +186,8 @@ class Handler(BaseHTTPRequestHandler):
             resp = r.handler(app, req, **path_args)
         except HttpError as exc:
             resp = error_response(exc.status, exc.code, exc.message, indent=exc.indent)
-        except Exception as exc:  # a bug must not kill the connection thread silently
-            srv.log_error(f"internal error on {method} {path}: {exc!r}")
+        except Exception as exc:  # a bug: answer 500, and log where it happened
+            log.exception("internal error on %s %s", method, path)
             resp = error_response(500, "internal error", f"internal error: {exc}")
         self._finish(resp, record, started, control, gzip_ok=gzip_ok and resp.status == 200)
 
@@ -216,9 +219,6 @@ class LocalInfluxHTTPServer(ThreadingHTTPServer):
             ms = (time.perf_counter() - started) * 1000
             sys.stderr.write(f"{method} {path} {status} {ms:.1f}ms\n")
 
-    def log_error(self, message: str) -> None:
-        sys.stderr.write(message + "\n")
-
     def process_request(self, request, client_address):
         with self._conn_lock:
             if self.stopping:
@@ -237,7 +237,7 @@ class LocalInfluxHTTPServer(ThreadingHTTPServer):
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError | TimeoutError | OSError):
             return
-        super().handle_error(request, client_address)
+        log.exception("error serving %s", client_address)
 
     def close_all_connections(self) -> None:
         """Cut open keep-alive connections so a stopped server answers nothing more."""
