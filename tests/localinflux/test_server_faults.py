@@ -206,3 +206,13 @@ def test_the_request_log_keeps_the_latest_requests_and_counters_stay_exact(raw_t
         assert srv.stats.points_written == 2
         stats = raw_to(srv, "GET", "/api/v2/localinflux/stats", b"", "bounded-token").json
         assert (stats["requests"], stats["pointsWritten"], len(stats["log"])) == (10, 2, 5)
+
+
+@pytest.mark.parametrize(
+    "body", [{"status": "503"}, {"delay": True}, {"drop": 1}, {"status": 200}, {"count": 1.5}]
+)
+def test_a_fault_with_a_bad_value_is_a_400(server, raw, body):
+    resp = raw("POST", "/api/v2/localinflux/faults", body)
+    assert resp.status == 400
+    assert resp.json["code"] == "invalid"
+    assert server.faults.active() == 0
