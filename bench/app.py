@@ -152,7 +152,7 @@ def main() -> int:
     from influxdb_client import InfluxDBClient
     from influxdb_client.client.write_api import SYNCHRONOUS
 
-    from localinflux.testing import LocalInflux
+    from localinflux.runner import LocalInflux
 
     run_start = time.perf_counter()
     token = secrets.token_urlsafe(32)

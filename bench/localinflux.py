@@ -16,8 +16,8 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from localinflux.lineprotocol import parse
+from localinflux.runner import LocalInflux
 from localinflux.store import Store
-from localinflux.testing import LocalInflux
 
 T0_S = 1_700_000_000 - 1_700_000_000 % 86400  # a midnight, so hourly windows align
 BATCH = 5_000

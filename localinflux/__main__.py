@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
 import threading
 
-from localinflux.server import VERSION
-from localinflux.testing import LocalInflux
+from localinflux.http.wire import VERSION
+from localinflux.runner import LocalInflux
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     args = parser.parse_args(argv)
+    # Server-side errors are logged with their traceback (``localinflux.http``), to stderr.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if bool(args.org) != bool(args.bucket):
         parser.error("--org and --bucket go together")
 

@@ -12,7 +12,12 @@ import threading
 import time
 
 from localinflux import wal as walmod
-from localinflux.auth import (
+from localinflux.delete import compile_predicate
+from localinflux.faults import Faults, Stats
+from localinflux.lineprotocol import parse
+from localinflux.model import SeriesKey
+from localinflux.permissions import operator_permissions
+from localinflux.registry import (
     SYSTEM_BUCKETS,
     Authorization,
     Bucket,
@@ -23,21 +28,23 @@ from localinflux.auth import (
     bucket_state,
     new_id,
     new_token,
-    operator_permissions,
     org_state,
     shard_group_seconds,
     user_state,
 )
-from localinflux.delete import compile_predicate
-from localinflux.faults import Faults, Stats
-from localinflux.lineprotocol import parse
-from localinflux.model import SeriesKey
 from localinflux.store import Store, WriteResult
 
 _KEYCACHE_MAX = 200_000
 # Compact the log at start once replaying it means this many records or bytes.
 COMPACT_RECORDS = 20_000
 COMPACT_BYTES = 64 * 1024 * 1024
+
+
+def within_retention(points: list, min_time: int | None) -> list:
+    """The points at or after ``min_time`` (all of them when there is no retention)."""
+    if min_time is None:
+        return points
+    return [p for p in points if p[2] >= min_time]
 
 
 class Engine:
@@ -64,9 +71,10 @@ class Engine:
         for kind, payload in self.wal.replay():
             records += 1
             if kind == walmod.WRITE:
-                bucket_id, precision, now, body = walmod.read_write_payload(payload)
+                bucket_id, precision, now, body, min_time = walmod.read_write_payload(payload)
                 points, _ = parse(body.decode("utf-8", "replace"), precision, now, self.keycache)
-                self.store.write(bucket_id, points)
+                # The same filter as when it was acknowledged, so a replay stores what it stored.
+                self.store.write(bucket_id, within_retention(points, min_time))
             elif kind == walmod.DELETE:
                 op = json.loads(payload)
                 self.store.delete(
@@ -124,14 +132,32 @@ class Engine:
                 self.store.drop_bucket(op["id"])
 
     def commit_write(
-        self, bucket_id: str, precision: str, now_ns: int, body: bytes, points: list
+        self,
+        bucket_id: str,
+        precision: str,
+        now_ns: int,
+        body: bytes,
+        points: list,
+        *,
+        retention_seconds: int = 0,
     ) -> WriteResult:
+        """Store the parsed ``points`` of ``body``, minus those older than the retention.
+
+        The log keeps the body and the oldest time kept; a replay parses the body again and
+        applies the same cut, then the same type checks in the same order, so it stores exactly
+        the points this call stored (a 422 partial write stays partial).
+        """
+        min_time = now_ns - retention_seconds * 1_000_000_000 if retention_seconds else None
+        kept = within_retention(points, min_time)
         with self.commit_lock:
-            if self.wal is not None:
+            if self.wal is not None and kept:
                 self.wal.append(
-                    walmod.WRITE, walmod.write_payload(bucket_id, precision, now_ns, body)
+                    walmod.WRITE,
+                    walmod.write_payload(bucket_id, precision, now_ns, body, min_time=min_time),
                 )
-            return self.store.write(bucket_id, points)
+            result = self.store.write(bucket_id, kept)
+        result.expired = len(points) - len(kept)
+        return result
 
     def commit_delete(self, bucket_id: str, start: int, stop: int, predicate: str) -> int:
         matcher = compile_predicate(predicate)
@@ -184,6 +210,9 @@ class Engine:
         )
         self.commit_meta({"op": "put_bucket", "obj": bucket_state(bucket)})
         return self.registry.buckets[bucket.id]
+
+    def put_org(self, org: Org) -> None:
+        self.commit_meta({"op": "put_org", "obj": org_state(org)})
 
     def put_bucket(self, bucket: Bucket) -> None:
         self.commit_meta({"op": "put_bucket", "obj": bucket_state(bucket)})

@@ -1,10 +1,13 @@
-"""Fault injection and request counters, for tests of how the app copes with a bad InfluxDB."""
+"""Fault injection and request counters (bounded), for tests of how the app copes with a bad
+InfluxDB and for the operator's ``/api/v2/localinflux/stats``."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from dataclasses import dataclass
 
 FAULT_MESSAGES = {
     429: ("too many requests", "too many requests"),
@@ -111,13 +114,35 @@ class RequestRecord:
         return dict(self.__dict__)
 
 
-@dataclass
+# The request log keeps this many of the latest requests; the counters count every request.
+LOG_MAX = 10_000
+# Distinct (method, path) keys the per-path counter keeps; later new paths count as "other".
+_PATHS_MAX = 2_048
+_ID_SEGMENT = re.compile(r"/[0-9a-f]{16}(?=/|$)")
+
+
+def _path_key(path: str) -> str:
+    """A path with its 16-hex id segments as ``{id}``, so counters do not grow per resource."""
+    return _ID_SEGMENT.sub("/{id}", path)
+
+
 class Stats:
-    log: list[RequestRecord] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    # Requests being handled right now (a delayed fault can outlive the test that set it).
-    _in_flight: int = 0
-    _idle: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    """Counters of answered requests, and a bounded log of the latest ones.
+
+    A long-running server answers requests forever: ``log`` holds the last ``log_max`` of them
+    (for tests and the stats endpoint), while the totals are running counts that stay exact.
+    """
+
+    def __init__(self, log_max: int = LOG_MAX) -> None:
+        self._lock = threading.Lock()
+        self.log: deque[RequestRecord] = deque(maxlen=log_max)
+        self._total = 0
+        self._rows = 0
+        self._points = 0
+        self._by_path: Counter[tuple[str, str]] = Counter()
+        # Requests being handled right now (a delayed fault can outlive the test that set it).
+        self._in_flight = 0
+        self._idle = threading.Condition()
 
     def enter(self) -> None:
         with self._idle:
@@ -135,23 +160,35 @@ class Stats:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def record(self, rec: RequestRecord) -> None:
+        key = (rec.method, _path_key(rec.path))
         with self._lock:
             self.log.append(rec)
+            self._total += 1
+            self._rows += rec.rows
+            self._points += rec.points
+            if key in self._by_path or len(self._by_path) < _PATHS_MAX:
+                self._by_path[key] += 1
+            else:
+                self._by_path[(rec.method, "other")] += 1
 
     def reset(self) -> None:
         with self._lock:
-            self.log = []
+            self.log.clear()
+            self._total = self._rows = self._points = 0
+            self._by_path.clear()
 
     def requests(self, path: str | None = None, method: str | None = None) -> int:
         """How many requests were answered whose path starts with ``path`` (and method matches)."""
+        prefix = _path_key(path) if path is not None else None
+        want = method.upper() if method is not None else None
         with self._lock:
-            log = list(self.log)
-        return sum(
-            1
-            for r in log
-            if (path is None or r.path.startswith(path))
-            and (method is None or r.method == method.upper())
-        )
+            if prefix is None and want is None:
+                return self._total
+            return sum(
+                n
+                for (m, p), n in self._by_path.items()
+                if (prefix is None or p.startswith(prefix)) and (want is None or m == want)
+            )
 
     @property
     def queries(self) -> int:
@@ -160,20 +197,22 @@ class Stats:
     @property
     def rows_returned(self) -> int:
         with self._lock:
-            return sum(r.rows for r in self.log)
+            return self._rows
 
     @property
     def points_written(self) -> int:
         with self._lock:
-            return sum(r.points for r in self.log)
+            return self._points
 
     def to_json(self) -> dict:
         with self._lock:
             log = [r.to_json() for r in self.log]
-        return {
-            "requests": len(log),
-            "queries": sum(1 for r in log if r["path"] == "/api/v2/query"),
-            "rowsReturned": sum(r["rows"] for r in log),
-            "pointsWritten": sum(r["points"] for r in log),
-            "log": log,
-        }
+            queries = sum(n for (_, p), n in self._by_path.items() if p == "/api/v2/query")
+            return {
+                "requests": self._total,
+                "queries": queries,
+                "rowsReturned": self._rows,
+                "pointsWritten": self._points,
+                "log": log,
+                "logMax": self.log.maxlen,
+            }

@@ -3,8 +3,8 @@
 ``parse(text, precision, now_ns)`` returns ``(points, errors)``: a point is
 ``((measurement, tags), fields, time_ns)`` with ``tags`` a sorted tuple of ``(key, value)`` pairs
 and ``fields`` a list of ``(key, ftype, value)``. ``errors`` holds InfluxDB's messages
-(``unable to parse '<line>': <reason>``); the HTTP layer rejects the whole request when there is
-any, as InfluxDB 2.7 does.
+(``unable to parse '<line>': <reason>``, the reason from ``lineprotocol_errors``); the HTTP layer
+rejects the whole request when there is any, as InfluxDB 2.7 does.
 
 Most lines written by real clients have no quotes and no backslashes, so they take a fast path made
 of ``str.split`` calls and a cache of already-seen series keys; everything else goes through a
@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 
+from localinflux.lineprotocol_errors import reason
 from localinflux.model import BOOLEAN, FLOAT, INTEGER, STRING, UNSIGNED
+from localinflux.timefmt import MAX_NS, MIN_NS
 
 PRECISION_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
-MIN_TIME_NS = -9223372036854775806
-MAX_TIME_NS = 9223372036854775806
+MIN_TIME_NS = MIN_NS
+MAX_TIME_NS = MAX_NS
 RESERVED_TAG_KEYS = frozenset({"_measurement", "_field", "time"})
 
 _TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
@@ -275,9 +277,9 @@ def parse(
                 continue
             parts = line.split(" ")
             nparts = len(parts)
-            if nparts == 3 and parts[2]:
+            if nparts == 3 and parts[1] and parts[2]:
                 raw_key, raw_fields, raw_ts = parts
-                if raw_ts.isdigit():
+                if raw_ts.isdigit() and raw_ts.isascii():
                     ts = int(raw_ts) * mult
                     if ts > MAX_TIME_NS:
                         ts = _parse_time(raw_ts, mult)
@@ -326,9 +328,8 @@ def parse(
                 raise LineError("missing fields")
             append((mt, fields, ts))
         except LineError as exc:
-            errors.append(f"unable to parse '{line}': {exc}")
-        except (ValueError, OverflowError):
-            errors.append(f"unable to parse '{line}': invalid number")
+            # This parser knows the line is bad; InfluxDB's order of checks says why.
+            errors.append(f"unable to parse '{line}': {reason(line, mult) or exc}")
     return points, errors
 
 

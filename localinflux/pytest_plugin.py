@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from localinflux.testing import LocalInflux
+from localinflux.runner import LocalInflux
 
 
 @pytest.fixture(scope="session")

@@ -103,11 +103,12 @@ class BucketData:
 
 
 class WriteResult:
-    __slots__ = ("conflict", "dropped", "stored")
+    __slots__ = ("conflict", "dropped", "expired", "stored")
 
     def __init__(self) -> None:
         self.stored = 0
-        self.dropped = 0
+        self.dropped = 0  # points refused for a field type conflict
+        self.expired = 0  # points refused as older than the bucket's retention (engine)
         self.conflict = ""  # InfluxDB's text for the first field type conflict
 
 

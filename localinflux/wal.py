@@ -110,12 +110,17 @@ class Wal:
                 self._file = None
 
 
-def write_payload(bucket_id: str, precision: str, now_ns: int, body: bytes) -> bytes:
-    head = json.dumps({"bucket": bucket_id, "precision": precision, "now": now_ns})
-    return head.encode() + b"\n" + body
+def write_payload(
+    bucket_id: str, precision: str, now_ns: int, body: bytes, *, min_time: int | None = None
+) -> bytes:
+    """A write as logged: its body, and what decides which of its points were stored."""
+    meta = {"bucket": bucket_id, "precision": precision, "now": now_ns}
+    if min_time is not None:
+        meta["min"] = min_time  # points older than this were refused (bucket retention)
+    return json.dumps(meta).encode() + b"\n" + body
 
 
-def read_write_payload(payload: bytes) -> tuple[str, str, int, bytes]:
+def read_write_payload(payload: bytes) -> tuple[str, str, int, bytes, int | None]:
     head, _, body = payload.partition(b"\n")
     meta = json.loads(head)
-    return meta["bucket"], meta["precision"], meta["now"], body
+    return meta["bucket"], meta["precision"], meta["now"], body, meta.get("min")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 from influxdb_client import InfluxDBClient
 
-from localinflux.testing import LocalInflux, free_port
+from localinflux.runner import LocalInflux, free_port
 
 DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
 

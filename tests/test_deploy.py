@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from localinflux.testing import free_port
+from localinflux.runner import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -31,7 +31,7 @@ class QuietHandler(WSGIRequestHandler):
 
 def main() -> int:
     sys.path.insert(0, str(ROOT))
-    from localinflux.testing import LocalInflux
+    from localinflux.runner import LocalInflux
 
     server = LocalInflux(org="iot-center", bucket="iot_center", token=secrets.token_urlsafe(32))
     server.start()

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from influxdb_client import Authorization, Permission, PermissionResource
 
 from devices import influx as svc
-from localinflux.testing import LocalInflux
+from localinflux.runner import LocalInflux
 
 
 def run(name, *args):

@@ -10,7 +10,7 @@ import pytest
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from localinflux.testing import LocalInflux
+from localinflux.runner import LocalInflux
 from tests.localinflux.flux_fakes import EnginePath, HttpPath
 
 OPERATOR_TOKEN = "operator-token-for-localinflux-tests"

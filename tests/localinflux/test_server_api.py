@@ -17,7 +17,7 @@ from influxdb_client import (
 from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.rest import ApiException
 
-from localinflux.testing import LocalInflux
+from localinflux.runner import LocalInflux
 
 ID = re.compile(r"^[0-9a-f]{16}$")
 

@@ -10,7 +10,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from localinflux.auth import all_access_permissions
+from localinflux.permissions import all_access_permissions
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from influxdb_client import InfluxDBClient
 
-from localinflux.testing import free_port
+from localinflux.runner import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 import localinflux
-from localinflux.testing import LocalInflux, free_port
+from localinflux.runner import LocalInflux, free_port
 from localinflux.wal import LOG_NAME
 
 FULL = (-(2**63), 2**63)
@@ -206,3 +206,45 @@ def test_a_long_log_is_compacted_at_start_without_losing_anything(tmp_path, monk
             c.write_api(write_options=SYNCHRONOUS).write("b", record='m,t=a\\ b f="s" 99')
     finally:
         third.stop()
+
+
+def _count(client, bucket):
+    tables = client.query_api().query(
+        f'from(bucket: "{bucket}") |> range(start: 0) |> group() |> count()'
+    )
+    return sum(rec.get_value() for table in tables for rec in table.records)
+
+
+def test_it_replays_only_the_points_a_partial_write_stored(tmp_path):
+    """A 422 partial write (retention, type conflict) must not gain points at a restart."""
+    data_dir = str(tmp_path)
+    first = LocalInflux(
+        data_dir=data_dir, org="o", bucket="b", token=TOKEN, retention_seconds=3600
+    ).start()
+    now = time.time_ns()
+    old = now - 2 * 3600 * 10**9  # beyond the bucket's 1 h retention
+    with InfluxDBClient(url=first.url, token=TOKEN, org="o") as c:
+        w = c.write_api(write_options=SYNCHRONOUS)
+        with pytest.raises(ApiException) as refused:
+            w.write("b", record=[f"m v=1 {now}", f"m v=2 {old}"])
+        assert refused.value.status == 422
+        assert "dropped=1" in refused.value.body
+        w.write("b", record=f"m v=3 {now + 1}")
+        with pytest.raises(ApiException) as conflict:
+            w.write("b", record=[f'm v="s" {now + 2}', f"m w=4 {now + 3}"])
+        assert conflict.value.status == 422
+        assert "field type conflict" in conflict.value.body
+        assert _count(c, "b") == 3
+    first.stop()
+
+    second = LocalInflux(data_dir=data_dir, org="o", bucket="b", token=TOKEN).start()
+    try:
+        with InfluxDBClient(url=second.url, token=TOKEN, org="o") as c:
+            assert _count(c, "b") == 3
+            rows = c.query_api().query(
+                'from(bucket: "b") |> range(start: 0) |> keep(columns: ["_field", "_value"])'
+            )
+            stored = sorted((r.get_field(), r.get_value()) for t in rows for r in t.records)
+            assert stored == [("v", 1.0), ("v", 3.0), ("w", 4.0)]
+    finally:
+        second.stop()

@@ -12,7 +12,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
-from localinflux.testing import LocalInflux
+from localinflux.runner import LocalInflux
 
 FULL = (-(2**63), 2**63)
 
@@ -188,3 +188,31 @@ def test_a_stopped_server_refuses_connections_even_kept_alive_ones():
     conn.close()
     with pytest.raises(ConnectionRefusedError):
         http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5).connect()
+
+
+def test_the_request_log_keeps_the_latest_requests_and_counters_stay_exact(raw_to):
+    with LocalInflux(org="o", bucket="b", token="bounded-token", request_log_max=5) as srv:
+        srv.stats.reset()
+        for i in range(8):
+            assert raw_to(srv, "GET", f"/api/v2/buckets?name=n{i}", b"", "bounded-token").status
+        raw_to(srv, "POST", "/api/v2/write?org=o&bucket=b", b"m v=1 1\nm v=2 2", "bounded-token")
+        raw_to(srv, "GET", f"/api/v2/buckets/{srv.bucket_id}", b"", "bounded-token")
+        assert len(srv.stats.log) == 5
+        assert srv.stats.log[-1].path == f"/api/v2/buckets/{srv.bucket_id}"
+        assert srv.stats.log[0].query == "name=n5"  # the oldest ones left the log
+        assert srv.stats.requests() == 10
+        assert srv.stats.requests("/api/v2/buckets", "GET") == 9
+        assert srv.stats.requests(f"/api/v2/buckets/{srv.bucket_id}") == 1
+        assert srv.stats.points_written == 2
+        stats = raw_to(srv, "GET", "/api/v2/localinflux/stats", b"", "bounded-token").json
+        assert (stats["requests"], stats["pointsWritten"], len(stats["log"])) == (10, 2, 5)
+
+
+@pytest.mark.parametrize(
+    "body", [{"status": "503"}, {"delay": True}, {"drop": 1}, {"status": 200}, {"count": 1.5}]
+)
+def test_a_fault_with_a_bad_value_is_a_400(server, raw, body):
+    resp = raw("POST", "/api/v2/localinflux/faults", body)
+    assert resp.status == 400
+    assert resp.json["code"] == "invalid"
+    assert server.faults.active() == 0

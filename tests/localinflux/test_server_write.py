@@ -213,7 +213,8 @@ def test_it_writes_by_bucket_id_and_org_id(server, raw, bucket):
         ("m,time=x v=1", 'cannot use reserved tag key "time"'),
         ("m,a= v=1", "missing tag value"),
         ("m v=", "missing field value"),
-        ("m v=1,", "missing field key"),
+        ("m v=1,", "invalid field format"),  # InfluxDB counts "=" against ","
+        ("m v=1,=2", "missing field key"),
         (",a=1 v=1", "missing measurement"),
         ("m v=99999999999999999999i", "value out of range"),
     ],

@@ -1,7 +1,8 @@
-"""Orgs, users, buckets, authorizations (tokens) and InfluxDB 2.7's permission rules.
+"""Orgs, users, buckets and authorizations (tokens): the server's metadata.
 
-The ``Registry`` holds the metadata. It changes only through ``apply(op)`` with a JSON-able
-operation, so the server can log the very same operation to the WAL first and replay it at start.
+The ``Registry`` holds them. It changes only through ``apply(op)`` with a JSON-able operation, so
+the engine can log the very same operation to the WAL first and replay it at start. Who may do
+what with them is in ``permissions.py``.
 """
 
 from __future__ import annotations
@@ -9,36 +10,9 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import time
 from dataclasses import dataclass, field
 
-# InfluxDB 2.7's resource types (``instance`` last: only setup-less tools hold it).
-RESOURCE_TYPES = (
-    "authorizations",
-    "buckets",
-    "dashboards",
-    "orgs",
-    "sources",
-    "tasks",
-    "telegrafs",
-    "users",
-    "variables",
-    "scrapers",
-    "secrets",
-    "labels",
-    "views",
-    "documents",
-    "notificationRules",
-    "notificationEndpoints",
-    "checks",
-    "dbrp",
-    "notebooks",
-    "annotations",
-    "remotes",
-    "replications",
-    "instance",
-)
-ACTIONS = ("read", "write")
+from localinflux.permissions import Permission
 
 SYSTEM_BUCKETS = (("_monitoring", 604800), ("_tasks", 259200))
 
@@ -54,54 +28,6 @@ def new_token() -> str:
 
 def is_id(value: str | None) -> bool:
     return bool(value) and len(value) == 16 and all(c in "0123456789abcdef" for c in value)
-
-
-def now_ns() -> int:
-    return time.time_ns()
-
-
-def rfc3339(ns: int) -> str:
-    """RFC3339Nano in UTC with trailing zeros trimmed, as Go prints times."""
-    secs, frac = divmod(ns, 1_000_000_000)
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    if frac:
-        return f"{base}.{frac:09d}".rstrip("0") + "Z"
-    return base + "Z"
-
-
-@dataclass(frozen=True)
-class Permission:
-    action: str
-    type: str
-    id: str | None = None
-    org_id: str | None = None
-
-    def __str__(self) -> str:
-        path = f"orgs/{self.org_id}/{self.type}" if self.org_id else self.type
-        if self.id:
-            path += f"/{self.id}"
-        return f"{self.action}:{path}"
-
-    def covers(self, want: Permission) -> bool:
-        """Whether holding this permission allows ``want`` (InfluxDB's ``Permission.Matches``)."""
-        if self.action != want.action:
-            return False  # write does not imply read
-        if self.type == "instance":
-            return True
-        if self.type != want.type:
-            return False
-        if self.id:
-            return want.id == self.id
-        if self.org_id:
-            return want.org_id == self.org_id
-        return True
-
-    def to_state(self) -> dict:
-        return {"action": self.action, "type": self.type, "id": self.id, "orgID": self.org_id}
-
-    @classmethod
-    def from_state(cls, d: dict) -> Permission:
-        return cls(d["action"], d["type"], d.get("id"), d.get("orgID"))
 
 
 @dataclass
@@ -154,30 +80,6 @@ class Authorization:
         if want.type == "users" and want.id == self.user_id:
             return True  # every token may read and change its own user
         return any(p.covers(want) for p in self.permissions)
-
-
-def operator_permissions() -> list[Permission]:
-    return [
-        Permission(action, rtype)
-        for rtype in RESOURCE_TYPES
-        if rtype != "instance"
-        for action in ACTIONS
-    ]
-
-
-def all_access_permissions(org_id: str, user_id: str) -> list[Permission]:
-    perms = []
-    for rtype in RESOURCE_TYPES:
-        if rtype == "instance":
-            continue
-        for action in ACTIONS:
-            if rtype == "orgs":
-                perms.append(Permission(action, rtype, id=org_id))
-            elif rtype == "users":
-                perms.append(Permission(action, rtype, id=user_id))
-            else:
-                perms.append(Permission(action, rtype, org_id=org_id))
-    return perms
 
 
 def shard_group_seconds(every_seconds: int) -> int:

@@ -1,4 +1,5 @@
-"""Run the local InfluxDB-compatible server inside a Python process (tests, benchmarks).
+"""Start and stop the local InfluxDB-compatible server: what ``python -m localinflux`` runs, and
+what tests and benchmarks run in-process.
 
 with LocalInflux(org="iot-center", bucket="iot_center", token="secret") as server:
     client = InfluxDBClient(url=server.url, token=server.token, org=server.org)
@@ -13,10 +14,11 @@ import socket
 import sys
 import threading
 
-from localinflux.auth import operator_permissions
 from localinflux.engine import Engine
-from localinflux.faults import Faults, Stats
-from localinflux.server import Api, LocalInfluxHTTPServer
+from localinflux.faults import LOG_MAX, Faults, Stats
+from localinflux.http.app import App
+from localinflux.http.server import LocalInfluxHTTPServer
+from localinflux.permissions import operator_permissions
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,6 +42,7 @@ class LocalInflux:
         password: str = "localinflux-password",  # noqa: S107 - development stand-in default
         retention_seconds: int = 0,
         log_requests: bool = False,
+        request_log_max: int = LOG_MAX,
     ) -> None:
         self.host = host
         self.port = port
@@ -59,7 +62,7 @@ class LocalInflux:
         # Owned here, not by the engine, so tests may set faults before start() and read counters
         # after stop().
         self._faults = Faults()
-        self._stats = Stats()
+        self._stats = Stats(request_log_max)
         self._httpd: LocalInfluxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -73,7 +76,7 @@ class LocalInflux:
         self.engine.stats = self._stats
         self._onboard_or_recover()
         self._httpd = LocalInfluxHTTPServer(
-            (self.host, self.port), Api(self.engine), log_requests=self.log_requests
+            (self.host, self.port), App(self.engine), log_requests=self.log_requests
         )
         self.port = self._httpd.server_address[1]
         self.url = f"http://{self.host}:{self.port}"
