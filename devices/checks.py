@@ -6,11 +6,12 @@ Every message says which setting to change and how.
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+
+from .influx.client import parse_timeout
 
 SEE = "See .env.example; manage.py influx_check tests the connection once these are set."
 
@@ -77,11 +78,7 @@ def check_influx_settings(app_configs=None, **kwargs):
         )
 
     raw_timeout = getattr(settings, "INFLUX_TIMEOUT", "")
-    try:
-        timeout = float(str(raw_timeout).strip())
-    except ValueError:
-        timeout = math.nan
-    if not math.isfinite(timeout) or timeout <= 0:
+    if parse_timeout(raw_timeout) is None:
         problems.append(
             Error(
                 f"INFLUX_TIMEOUT {raw_timeout!r} is not a positive number of seconds.",

@@ -11,8 +11,8 @@ import pytest
 from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from devices import flux
 from devices import influx as svc
+from devices import queries
 
 CREATED = "2026-01-01T00:00:00Z"
 T0 = datetime(2026, 1, 2, tzinfo=UTC)
@@ -159,16 +159,16 @@ def test_a_page_of_only_foreign_ids_still_costs_two_queries(local_influx):
 
 
 def test_the_page_query_takes_only_valid_ids_and_names_its_two_results():
-    query = flux.list_page("iot_center_devices", "iot_center", ["dev-1", "dev.2"])
+    query = queries.list_page("iot_center_devices", "iot_center", ["dev-1", "dev.2"])
     assert 'yield(name: "registry")' in query
     assert 'yield(name: "telemetry")' in query
     assert "/^(?:dev-1|dev\\.2)$/" in query
     assert '"token"' not in query
     with pytest.raises(ValueError, match="invalid device id"):
-        flux.list_page("iot_center_devices", "iot_center", ["dev-1", 'x" or true or "'])
+        queries.list_page("iot_center_devices", "iot_center", ["dev-1", 'x" or true or "'])
     with pytest.raises(ValueError, match="at least one device"):
-        flux.list_page("iot_center_devices", "iot_center", [])
-    foreign = flux.list_page("iot_center_devices", "iot_center", [], ['a"b'])
+        queries.list_page("iot_center_devices", "iot_center", [])
+    foreign = queries.list_page("iot_center_devices", "iot_center", [], ['a"b'])
     assert 'r["deviceId"] == "a\\"b"' in foreign
     assert "telemetry" not in foreign
 

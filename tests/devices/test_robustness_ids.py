@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from devices import flux
+from devices import ids
 from devices import influx as svc
+from devices.influx import client, lowlevel
 
 RESERVED = ["register", ".", ".."]
 
 
 @pytest.mark.parametrize("device_id", RESERVED)
 def test_reserved_ids_are_not_valid(device_id):
-    assert not flux.is_valid_device_id(device_id)
+    assert not ids.is_valid_device_id(device_id)
     with pytest.raises(ValueError, match="reserved"):
-        flux.validate_device_id(device_id)
+        ids.validate_device_id(device_id)
 
 
 def test_ids_that_merely_contain_a_reserved_word_stay_valid():
     for device_id in ("register-1", "my.register", "...", ".a", "Register"):
-        assert flux.validate_device_id(device_id) == device_id
+        assert ids.validate_device_id(device_id) == device_id
 
 
 @pytest.mark.localonly
@@ -40,7 +41,7 @@ def test_the_register_page_explains_that_an_id_is_reserved(staff_client, influx,
 
 
 def test_the_shared_connection_repr_shows_no_token(influx):
-    conn = svc._get()
+    conn = client.get()
     assert influx.token not in repr(conn)
     assert "token=" not in repr(conn)
 
@@ -48,7 +49,7 @@ def test_the_shared_connection_repr_shows_no_token(influx):
 def test_credentials_and_registrations_repr_show_no_token(influx):
     creds = svc.register_device("repr-1")
     assert creds.token not in repr(creds)
-    reg = svc._registration(svc._get(), "repr-1")
+    reg = lowlevel.registration(client.get(), "repr-1")
     assert reg.token == creds.token
     assert creds.token not in repr(reg)
     with svc.DeviceSession(creds) as session:

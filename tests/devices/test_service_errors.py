@@ -6,6 +6,7 @@ import time
 import pytest
 
 from devices import influx as svc
+from devices.influx import client
 
 
 def test_a_server_that_is_down_is_unavailable_not_a_traceback(offline_influx, settings):
@@ -138,12 +139,12 @@ def test_a_forked_worker_builds_its_own_client(influx):
     # gunicorn forks workers after the app is loaded: a client inherited from the parent
     # must not be shared (its pooled sockets belong to the parent).
     svc.register_device("dev-1")
-    parent_client = svc._get().client
+    parent_client = client.get().client
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: report what it sees, then leave without running pytest's teardown
         try:
-            rebuilt = svc._get().client is not parent_client
+            rebuilt = client.get().client is not parent_client
             total = svc.list_devices().total
             os.write(write_end, f"{rebuilt} {total}".encode())
         finally:
@@ -153,7 +154,7 @@ def test_a_forked_worker_builds_its_own_client(influx):
     with os.fdopen(read_end) as pipe:
         assert pipe.read() == "True 1"
     # The parent's client was left open and still works.
-    assert svc._get().client is parent_client
+    assert client.get().client is parent_client
     assert svc.list_devices().total == 1
 
 

@@ -7,6 +7,7 @@ from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
+from devices import simulator
 
 
 def write_points(env, device_id, points, tags=None):
@@ -106,8 +107,8 @@ def test_the_virtual_device_session_writes_with_the_device_token(influx, now):
 
 def test_backfill_starts_after_the_last_point_but_at_most_the_limit_back(now):
     week = timedelta(days=7)
-    assert svc.backfill_start(None, now, week) == now - week
+    assert simulator.backfill_start(None, now, week) == now - week
     recent = now - timedelta(minutes=10, seconds=30)
-    assert svc.backfill_start(recent, now, week) == now - timedelta(minutes=10)
+    assert simulator.backfill_start(recent, now, week) == now - timedelta(minutes=10)
     ancient = now - timedelta(days=30)
-    assert svc.backfill_start(ancient, now, week) == now - week
+    assert simulator.backfill_start(ancient, now, week) == now - week
