@@ -1,5 +1,6 @@
 """manage.py influx_check: can the app do its job with these settings; orphan tokens."""
 
+import logging
 from io import StringIO
 
 import pytest
@@ -7,6 +8,7 @@ from django.core.management import CommandError, call_command
 from influxdb_client import Authorization, Permission, PermissionResource
 
 from devices import influx as svc
+from devices.influx import setup
 from localinflux.testing import LocalInflux
 
 from .output import run
@@ -118,3 +120,24 @@ def test_orphans_are_not_revoked_when_a_check_fails(influx, settings):
     with pytest.raises(CommandError, match="failed"):
         run("influx_check", "--revoke-orphans")
     assert ghost.id in auth_ids(influx)
+
+
+def test_a_step_failing_with_a_bug_of_ours_fails_and_keeps_its_traceback(
+    influx, monkeypatch, caplog
+):
+    def broken_write(conn, bucket):
+        raise IndexError("a bug of ours")
+
+    monkeypatch.setattr(setup, "_empty_write", broken_write)
+    out = StringIO()
+    with caplog.at_level(logging.ERROR, logger="devices.influx"), pytest.raises(CommandError):
+        call_command("influx_check", stdout=out, stderr=StringIO())
+    shown = plain(out.getvalue())
+    # Reported as failed, as what it is: not "InfluxDB unavailable".
+    assert "FAIL write registry: IndexError: a bug of ours" in shown
+    assert "FAIL write telemetry: IndexError: a bug of ours" in shown
+    assert "unavailable" not in shown
+    assert "ok   create authorizations" in shown  # the other steps still ran
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[0] is IndexError]
+    assert len(logged) == 2
+    assert "write registry" in logged[0].getMessage()

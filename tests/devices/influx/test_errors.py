@@ -1,10 +1,14 @@
 """InfluxDB trouble becomes InfluxUnavailable / InfluxMisconfigured, with no token in sight."""
 
+import http.server
+import threading
 import time
 
 import pytest
 
 from devices import influx as svc
+from devices.influx import client, errors
+from devices.influx import devices as influx_devices
 
 
 def test_a_server_that_is_down_is_unavailable_not_a_traceback(offline_influx, settings):
@@ -78,3 +82,83 @@ def test_a_registration_is_stored_when_register_returns(influx):
         f'from(bucket: "{influx.bucket_auth}") |> range(start: 0)', org=influx.org
     )
     assert {r.get_field() for t in rows for r in t.records} == {"key", "token", "createdAt"}
+
+
+# ---- only the client's and the network's errors are InfluxDB's -------------------------------
+
+
+class AnswerServer:
+    """An HTTP server answering every request with one fixed body: a broken proxy."""
+
+    def __init__(self, body: bytes):
+        body_ = body
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/csv; charset=utf-8")
+                self.send_header("Content-Length", str(len(body_)))
+                self.end_headers()
+                self.wfile.write(body_)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def truncated_answers(settings):
+    """INFLUX_* settings pointing at a server that cuts every query answer short."""
+    # Annotations promising more columns than the header has: cut off mid-table.
+    server = AnswerServer(
+        b"#datatype,string,long\n#group,false\n#default,_result\n,result,table\n,,0\n"
+    )
+    settings.INFLUX_URL = server.url
+    settings.INFLUX_TOKEN = "proxy-token-never-valid"
+    settings.INFLUX_ORG = "iot-center"
+    settings.INFLUX_BUCKET = "iot_center"
+    settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
+    settings.INFLUX_TIMEOUT = "2"
+    yield server
+    server.close()
+
+
+def test_a_truncated_answer_is_unavailable_not_a_traceback(truncated_answers, staff_client):
+    # The client's CSV parser raises IndexError on it: the network's fault, not ours.
+    with pytest.raises(svc.InfluxUnavailable, match="unexpected answer"):
+        svc.list_devices()
+    response = staff_client.get("/devices/")
+    assert response.status_code == 503
+    assert f"InfluxDB unavailable at {truncated_answers.url}" in response.content.decode()
+
+
+def bug_decoding_rows():
+    rows: list[dict] = []
+    return rows[0]  # IndexError: a bug of ours, say in decoding rows
+
+
+def test_a_bug_of_ours_inside_a_guarded_block_surfaces_as_itself(influx):
+    conn = client.get()
+    with pytest.raises(IndexError), errors.guard(conn, "read devices"):
+        bug_decoding_rows()
+    with pytest.raises(FileNotFoundError), errors.guard(conn, "read devices"):
+        open(f"/nonexistent/{influx.bucket}")  # noqa: SIM115 -- an OSError of ours
+
+
+def test_a_bug_of_ours_while_reading_is_a_server_error_not_a_503(staff_client, influx, monkeypatch):
+    svc.register_device("dev-1")
+    monkeypatch.setattr(influx_devices, "decode_registry", lambda rows: bug_decoding_rows())
+    # Django's test client re-raises what the view raised: a 500 with its traceback.
+    with pytest.raises(IndexError):
+        staff_client.get("/devices/dev-1/")
