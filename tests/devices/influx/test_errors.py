@@ -9,6 +9,7 @@ import pytest
 from devices import influx as svc
 from devices.influx import client, errors
 from devices.influx import devices as influx_devices
+from tests.conftest import point_settings_at
 
 
 def test_a_server_that_is_down_is_unavailable_not_a_traceback(offline_influx, settings):
@@ -124,12 +125,7 @@ def truncated_answers(settings):
     server = AnswerServer(
         b"#datatype,string,long\n#group,false\n#default,_result\n,result,table\n,,0\n"
     )
-    settings.INFLUX_URL = server.url
-    settings.INFLUX_TOKEN = "proxy-token-never-valid"
-    settings.INFLUX_ORG = "iot-center"
-    settings.INFLUX_BUCKET = "iot_center"
-    settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
-    settings.INFLUX_TIMEOUT = "2"
+    point_settings_at(settings, server.url, token="proxy-token-never-valid")
     yield server
     server.close()
 
