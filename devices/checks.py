@@ -6,11 +6,13 @@ Every message says which setting to change and how.
 
 from __future__ import annotations
 
-import math
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+
+from .influx.client import parse_timeout
+from .influx.setup import SHARED_BUCKET_WARNING
 
 SEE = "See .env.example; manage.py influx_check tests the connection once these are set."
 
@@ -77,11 +79,7 @@ def check_influx_settings(app_configs=None, **kwargs):
         )
 
     raw_timeout = getattr(settings, "INFLUX_TIMEOUT", "")
-    try:
-        timeout = float(str(raw_timeout).strip())
-    except ValueError:
-        timeout = math.nan
-    if not math.isfinite(timeout) or timeout <= 0:
+    if parse_timeout(raw_timeout) is None:
         problems.append(
             Error(
                 f"INFLUX_TIMEOUT {raw_timeout!r} is not a positive number of seconds.",
@@ -118,8 +116,8 @@ def check_influx_settings(app_configs=None, **kwargs):
     if bucket and bucket == bucket_auth:
         problems.append(
             Warning(
-                f"INFLUX_BUCKET and INFLUX_BUCKET_AUTH are the same bucket ({bucket!r}): device "
-                "tokens are stored beside telemetry.",
+                f"INFLUX_BUCKET and INFLUX_BUCKET_AUTH are both {bucket!r}. "
+                + SHARED_BUCKET_WARNING,
                 hint="Set INFLUX_BUCKET_AUTH to a separate bucket (e.g. iot_center_devices) so "
                 "that a token able to read telemetry cannot read other devices' tokens.",
                 id="devices.W001",

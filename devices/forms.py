@@ -3,7 +3,7 @@
 from django import forms
 
 # The service's own id rules, so a bad id is a form error before any request is made.
-from .flux import DEVICE_ID_RULES, RESERVED_DEVICE_IDS, validate_device_id
+from .ids import DEVICE_ID_RULES, RESERVED_DEVICE_IDS, validate_device_id
 
 
 class RegisterForm(forms.Form):

@@ -22,6 +22,13 @@ from datetime import UTC, datetime, timedelta
 
 DAY_S = 86_400.0
 
+# Tags a virtual device writes beside the device tags (the reference apps' sensor tags).
+SENSOR_TAGS = {
+    "TemperatureSensor": "virtual_bme280",
+    "HumiditySensor": "virtual_bme280",
+    "PressureSensor": "virtual_bme280",
+}
+
 
 @dataclass(frozen=True)
 class Quantity:
@@ -123,3 +130,12 @@ def readings(
     """``(time, fields)`` for every ``step`` from ``start`` to ``stop`` inclusive."""
     for t in minutes(start, stop, step):
         yield t, reading(t, rng, device_id)
+
+
+def backfill_start(last: datetime | None, now: datetime, backfill: timedelta) -> datetime:
+    """First minute to write: the minute after the last point, at most ``backfill`` ago."""
+    floor = (now - backfill).replace(second=0, microsecond=0)
+    if last is None:
+        return floor
+    after_last = last.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return max(after_last, floor)

@@ -149,16 +149,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def point_settings_at(settings, url: str, *, token: str, timeout: str = "2"):
+    """INFLUX_* settings for an InfluxDB at ``url``, with the default org and bucket names."""
+    settings.INFLUX_URL = url
+    settings.INFLUX_TOKEN = token
+    settings.INFLUX_ORG = "iot-center"
+    settings.INFLUX_BUCKET = "iot_center"
+    settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
+    settings.INFLUX_TIMEOUT = timeout
+    return settings
+
+
 @pytest.fixture
 def offline_influx(settings):
     """Settings pointing at a port where nothing listens: every request is refused."""
     url = f"http://127.0.0.1:{free_port()}"
-    settings.INFLUX_URL = url
-    settings.INFLUX_TOKEN = "offline-token-never-valid"
-    settings.INFLUX_ORG = "iot-center"
-    settings.INFLUX_BUCKET = "iot_center"
-    settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
-    settings.INFLUX_TIMEOUT = "2"
+    point_settings_at(settings, url, token="offline-token-never-valid")
     return url
 
 

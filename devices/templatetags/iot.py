@@ -13,7 +13,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from devices.flux import is_valid_device_id
+from devices.ids import is_valid_device_id
 
 register = template.Library()
 

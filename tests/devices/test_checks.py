@@ -5,17 +5,12 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from devices.checks import check_influx_settings
+from tests.conftest import point_settings_at
 
 
 @pytest.fixture
 def good(settings):
-    settings.INFLUX_URL = "http://localhost:8086"
-    settings.INFLUX_TOKEN = "some-token"
-    settings.INFLUX_ORG = "iot-center"
-    settings.INFLUX_BUCKET = "iot_center"
-    settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
-    settings.INFLUX_TIMEOUT = "5"
-    return settings
+    return point_settings_at(settings, "http://localhost:8086", token="some-token", timeout="5")
 
 
 def ids(settings=None):

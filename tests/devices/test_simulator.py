@@ -3,6 +3,8 @@
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from devices import simulator
 
 RANGES = {
@@ -85,3 +87,17 @@ def test_the_model_has_no_django_or_influx_imports():
         source = f.read()
     assert "django" not in source
     assert "influxdb_client" not in source
+
+
+@pytest.fixture
+def now():
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def test_backfill_starts_after_the_last_point_but_at_most_the_limit_back(now):
+    week = timedelta(days=7)
+    assert simulator.backfill_start(None, now, week) == now - week
+    recent = now - timedelta(minutes=10, seconds=30)
+    assert simulator.backfill_start(recent, now, week) == now - timedelta(minutes=10)
+    ancient = now - timedelta(days=30)
+    assert simulator.backfill_start(ancient, now, week) == now - week

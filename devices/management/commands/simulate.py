@@ -10,7 +10,8 @@ from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
 
-from devices import flux, influx, simulator
+from devices import influx, simulator
+from devices.ids import validate_device_id
 
 BATCH_SIZE = 2000
 
@@ -57,7 +58,7 @@ class Command(BaseCommand):
 
         try:
             for device_id in options["device_ids"]:
-                flux.validate_device_id(device_id)
+                validate_device_id(device_id)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
@@ -133,7 +134,7 @@ class Command(BaseCommand):
         now = datetime.now(UTC)
         written = 0
         with influx.DeviceSession(credentials) as session:
-            start = influx.backfill_start(session.last_point_time(), now, self.backfill)
+            start = simulator.backfill_start(session.last_point_time(), now, self.backfill)
             points = simulator.readings(device_id, start, now, self.rng)
             first = last = None
             while not self.stop_requested:

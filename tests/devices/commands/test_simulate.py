@@ -94,7 +94,7 @@ def test_it_refuses_bad_arguments(influx):
 
 def test_loop_mode_stops_cleanly_on_sigterm(influx):
     svc.register_device("dev-1")
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",

@@ -1,4 +1,4 @@
-"""Device registry through the real client: register, list, get, rotate, remove."""
+"""Registry changes through the real client: register, rotate, remove, orphans."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -8,13 +8,13 @@ from influxdb_client import (
     InfluxDBClient,
     Permission,
     PermissionResource,
-    Point,
-    WritePrecision,
 )
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from devices import influx as svc
+
+from .points import write_registry, write_telemetry
 
 INJECTION = 'x" or r._field == "token" or "" == "'
 
@@ -26,22 +26,6 @@ def device_auths(env, device_id):
         for a in env.client.authorizations_api().find_authorizations(org_id=env.org_id)
         if a.description == f"IoTCenterDevice: {device_id}"
     ]
-
-
-def write_registry(env, device_id, fields, when=None):
-    point = Point("deviceauth").tag("deviceId", device_id)
-    for name, value in fields.items():
-        point = point.field(name, value)
-    if when is not None:
-        point = point.time(when, WritePrecision.S)
-    env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket_auth, env.org, point)
-
-
-def write_telemetry(env, device_id, when, **fields):
-    point = Point("environment").tag("device", device_id).time(when, WritePrecision.S)
-    for name, value in fields.items():
-        point = point.field(name, float(value))
-    env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket, env.org, point)
 
 
 def test_it_registers_a_device_with_a_token_for_the_telemetry_bucket_only(influx):
@@ -189,94 +173,6 @@ def test_removing_works_when_the_authorization_is_already_gone(influx):
     influx.client.authorizations_api().delete_authorization(creds.key)
     svc.remove_device("dev-1")
     assert svc.list_devices().total == 0
-
-
-def test_the_list_is_sorted_searchable_paginated_and_hides_removed_devices(influx):
-    for device_id in ["kitchen-2", "Kitchen-1", "garage", "attic"]:
-        svc.register_device(device_id)
-    svc.remove_device("attic")
-    page = svc.list_devices()
-    assert [d.device_id for d in page.devices] == ["Kitchen-1", "garage", "kitchen-2"]
-    assert page.total == 3
-    found = svc.list_devices(search="KITCHEN")
-    assert [d.device_id for d in found.devices] == ["Kitchen-1", "kitchen-2"]
-    second = svc.list_devices(page=2, per_page=2)
-    assert [d.device_id for d in second.devices] == ["kitchen-2"]
-    assert (second.total, second.page, second.num_pages) == (3, 2, 2)
-    beyond = svc.list_devices(page=99, per_page=2)
-    assert beyond.page == 2
-    assert all(d.token_hint == "" for d in page.devices)
-
-
-def test_the_list_shows_last_telemetry_time(influx):
-    svc.register_device("dev-1")
-    svc.register_device("dev-2")
-    seen = datetime.now(UTC).replace(microsecond=0) - timedelta(days=90)
-    write_telemetry(influx, "dev-1", seen, Temperature=20, Humidity=40)
-    by_id = {d.device_id: d for d in svc.list_devices().devices}
-    assert by_id["dev-1"].last_seen == seen
-    assert by_id["dev-2"].last_seen is None
-
-
-def test_old_registrations_and_reference_app_devices_are_listed(influx):
-    # A device registered two years ago by the reference apps: no createdAt field.
-    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=730)
-    write_registry(influx, "old-device", {"key": "0123456789abcdef", "token": "t"}, long_ago)
-    [device] = svc.list_devices().devices
-    assert device.device_id == "old-device"
-    assert device.created_at == long_ago
-
-
-@pytest.mark.localonly
-def test_listing_costs_the_same_number_of_queries_for_10_and_1000_devices(local_influx):
-    def register_many(first, count):
-        lines = [
-            f'deviceauth,deviceId=dev-{i:05d} key="{i:016x}",token="tok{i}",'
-            f'createdAt="2026-01-01T00:00:00Z"'
-            for i in range(first, first + count)
-        ]
-        local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-            local_influx.bucket_auth, local_influx.org, lines
-        )
-
-    def queries_for_one_listing():
-        local_influx.local.stats.reset()
-        page = svc.list_devices(per_page=50)
-        return local_influx.local.stats.queries, page
-
-    register_many(0, 10)
-    small, page = queries_for_one_listing()
-    assert page.total == 10
-    register_many(10, 990)
-    large, page = queries_for_one_listing()
-    assert page.total == 1000
-    assert len(page.devices) == 50
-    assert small == large <= 2
-
-
-def test_a_device_page_shows_a_masked_token_only(influx):
-    creds = svc.register_device("dev-1")
-    device = svc.get_device("dev-1")
-    assert device.token_hint.endswith(creds.token[-4:])
-    assert creds.token not in device.token_hint
-    assert creds.token not in repr(device)
-    assert device.created_at is not None
-    assert abs(device.created_at - datetime.now(UTC)) < timedelta(minutes=5)
-
-
-def test_device_credentials_come_from_the_registry(influx):
-    creds = svc.register_device("dev-1")
-    stored = svc.device_credentials("dev-1")
-    assert (stored.token, stored.key, stored.bucket) == (creds.token, creds.key, influx.bucket)
-
-
-@pytest.mark.localonly
-def test_search_text_never_reaches_a_query(local_influx):
-    svc.register_device("dev-1")
-    local_influx.local.stats.reset()
-    assert svc.list_devices(search=INJECTION).total == 0
-    assert local_influx.local.stats.queries == 1  # the registry; no page, no last-seen query
-    assert svc.list_devices(search="DEV").total == 1
 
 
 def test_a_recreated_telemetry_bucket_gets_the_new_tokens(influx, settings):

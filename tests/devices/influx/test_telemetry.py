@@ -86,28 +86,3 @@ def test_series_are_window_means_per_field(influx, now):
     assert len(values) == 24
     times = [p.time for p in series["Temperature"]]
     assert times == sorted(times)
-
-
-def test_the_virtual_device_session_writes_with_the_device_token(influx, now):
-    creds = svc.register_device("dev-1")
-    with svc.DeviceSession(creds) as session:
-        assert session.last_point_time() is None
-        written = session.write([(now - timedelta(minutes=1), {"Temperature": 20.0, "CO2": 410.0})])
-        assert written == 1
-        assert session.last_point_time() == now - timedelta(minutes=1)
-    readings = {r.field: r.value for r in svc.latest_readings("dev-1")}
-    assert readings == {"CO2": 410.0, "Temperature": 20.0}
-    rows = influx.client.query_api().query(
-        f'from(bucket: "{influx.bucket}") |> range(start: -1h) |> limit(n: 1)', org=influx.org
-    )
-    record = rows[0].records[0]
-    assert record.values["TemperatureSensor"] == "virtual_bme280"
-
-
-def test_backfill_starts_after_the_last_point_but_at_most_the_limit_back(now):
-    week = timedelta(days=7)
-    assert svc.backfill_start(None, now, week) == now - week
-    recent = now - timedelta(minutes=10, seconds=30)
-    assert svc.backfill_start(recent, now, week) == now - timedelta(minutes=10)
-    ancient = now - timedelta(days=30)
-    assert svc.backfill_start(ancient, now, week) == now - week

@@ -3,18 +3,27 @@
 The list must stay fast at 10,000 devices, so its cost may grow with the number of devices
 only by one small row each (the id), never with the number of points, and the number of
 queries must not grow at all.
+
+Also: the list, one device and its credentials, as read through the real client.
 """
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client import Point, WritePrecision
+from influxdb_client import (
+    Point,
+    WritePrecision,
+)
 from influxdb_client.client.write_api import SYNCHRONOUS
 
-from devices import flux
 from devices import influx as svc
+from devices import queries
+
+from .points import write_registry, write_telemetry
 
 CREATED = "2026-01-01T00:00:00Z"
+
+
 T0 = datetime(2026, 1, 2, tzinfo=UTC)
 
 
@@ -159,16 +168,16 @@ def test_a_page_of_only_foreign_ids_still_costs_two_queries(local_influx):
 
 
 def test_the_page_query_takes_only_valid_ids_and_names_its_two_results():
-    query = flux.list_page("iot_center_devices", "iot_center", ["dev-1", "dev.2"])
+    query = queries.list_page("iot_center_devices", "iot_center", ["dev-1", "dev.2"])
     assert 'yield(name: "registry")' in query
     assert 'yield(name: "telemetry")' in query
     assert "/^(?:dev-1|dev\\.2)$/" in query
     assert '"token"' not in query
     with pytest.raises(ValueError, match="invalid device id"):
-        flux.list_page("iot_center_devices", "iot_center", ["dev-1", 'x" or true or "'])
+        queries.list_page("iot_center_devices", "iot_center", ["dev-1", 'x" or true or "'])
     with pytest.raises(ValueError, match="at least one device"):
-        flux.list_page("iot_center_devices", "iot_center", [])
-    foreign = flux.list_page("iot_center_devices", "iot_center", [], ['a"b'])
+        queries.list_page("iot_center_devices", "iot_center", [])
+    foreign = queries.list_page("iot_center_devices", "iot_center", [], ['a"b'])
     assert 'r["deviceId"] == "a\\"b"' in foreign
     assert "telemetry" not in foreign
 
@@ -200,3 +209,94 @@ def test_devices_tagged_device_or_clientid_cost_the_same_two_queries(local_influ
     assert all(last[d] == T0 + timedelta(minutes=2) for d in ids[:8])
     assert all(last[d] == T0 + timedelta(minutes=4) for d in ids[8:10])
     assert last["dev-010"] is None
+
+
+INJECTION = 'x" or r._field == "token" or "" == "'
+
+
+def test_the_list_is_sorted_searchable_paginated_and_hides_removed_devices(influx):
+    for device_id in ["kitchen-2", "Kitchen-1", "garage", "attic"]:
+        svc.register_device(device_id)
+    svc.remove_device("attic")
+    page = svc.list_devices()
+    assert [d.device_id for d in page.devices] == ["Kitchen-1", "garage", "kitchen-2"]
+    assert page.total == 3
+    found = svc.list_devices(search="KITCHEN")
+    assert [d.device_id for d in found.devices] == ["Kitchen-1", "kitchen-2"]
+    second = svc.list_devices(page=2, per_page=2)
+    assert [d.device_id for d in second.devices] == ["kitchen-2"]
+    assert (second.total, second.page, second.num_pages) == (3, 2, 2)
+    beyond = svc.list_devices(page=99, per_page=2)
+    assert beyond.page == 2
+    assert all(d.token_hint == "" for d in page.devices)
+
+
+def test_the_list_shows_last_telemetry_time(influx):
+    svc.register_device("dev-1")
+    svc.register_device("dev-2")
+    seen = datetime.now(UTC).replace(microsecond=0) - timedelta(days=90)
+    write_telemetry(influx, "dev-1", seen, Temperature=20, Humidity=40)
+    by_id = {d.device_id: d for d in svc.list_devices().devices}
+    assert by_id["dev-1"].last_seen == seen
+    assert by_id["dev-2"].last_seen is None
+
+
+def test_old_registrations_and_reference_app_devices_are_listed(influx):
+    # A device registered two years ago by the reference apps: no createdAt field.
+    long_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=730)
+    write_registry(influx, "old-device", {"key": "0123456789abcdef", "token": "t"}, long_ago)
+    [device] = svc.list_devices().devices
+    assert device.device_id == "old-device"
+    assert device.created_at == long_ago
+
+
+@pytest.mark.localonly
+def test_listing_costs_the_same_number_of_queries_for_10_and_1000_devices(local_influx):
+    def register_many(first, count):
+        lines = [
+            f'deviceauth,deviceId=dev-{i:05d} key="{i:016x}",token="tok{i}",'
+            f'createdAt="2026-01-01T00:00:00Z"'
+            for i in range(first, first + count)
+        ]
+        local_influx.client.write_api(write_options=SYNCHRONOUS).write(
+            local_influx.bucket_auth, local_influx.org, lines
+        )
+
+    def queries_for_one_listing():
+        local_influx.local.stats.reset()
+        page = svc.list_devices(per_page=50)
+        return local_influx.local.stats.queries, page
+
+    register_many(0, 10)
+    small, page = queries_for_one_listing()
+    assert page.total == 10
+    register_many(10, 990)
+    large, page = queries_for_one_listing()
+    assert page.total == 1000
+    assert len(page.devices) == 50
+    assert small == large <= 2
+
+
+def test_a_device_page_shows_a_masked_token_only(influx):
+    creds = svc.register_device("dev-1")
+    device = svc.get_device("dev-1")
+    assert device.token_hint.endswith(creds.token[-4:])
+    assert creds.token not in device.token_hint
+    assert creds.token not in repr(device)
+    assert device.created_at is not None
+    assert abs(device.created_at - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_device_credentials_come_from_the_registry(influx):
+    creds = svc.register_device("dev-1")
+    stored = svc.device_credentials("dev-1")
+    assert (stored.token, stored.key, stored.bucket) == (creds.token, creds.key, influx.bucket)
+
+
+@pytest.mark.localonly
+def test_search_text_never_reaches_a_query(local_influx):
+    svc.register_device("dev-1")
+    local_influx.local.stats.reset()
+    assert svc.list_devices(search=INJECTION).total == 0
+    assert local_influx.local.stats.queries == 1  # the registry; no page, no last-seen query
+    assert svc.list_devices(search="DEV").total == 1

@@ -12,6 +12,9 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 
+# Telemetry as the tutorial apps write it: the id in ``device``.
+from .points import write_telemetry as write_tutorial
+
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
@@ -27,14 +30,6 @@ def write_v2(env, device_id, points):
             point = point.field(name, float(value))
         records.append(point.time(when, WritePrecision.S))
     env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket, env.org, records)
-
-
-def write_tutorial(env, device_id, when, **fields):
-    """Telemetry as the tutorial apps write it: the id in ``device``."""
-    point = Point("environment").tag("device", device_id).time(when, WritePrecision.S)
-    for name, value in fields.items():
-        point = point.field(name, float(value))
-    env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket, env.org, point)
 
 
 def points_tagged(env, tag, device_id) -> int:

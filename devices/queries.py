@@ -2,7 +2,8 @@
 
 Rules that keep user input out of query code:
 
-* device ids are checked against ``DEVICE_ID_RE`` (``validate_device_id``) before any builder runs;
+* device ids are checked against the id rules (``devices.ids.validate_device_id``) before any
+  builder runs;
 * every other string that ends up in a query (bucket names from settings, field names) goes
   through ``quote``, the one quoting function;
 * durations and windows must look like Flux duration literals (``duration``).
@@ -16,10 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-# Letters, digits and ``_ - . :``: what the reference apps' device ids use (uuids, MAC-like ids,
-# "virtual_device-1"), and nothing that means something to Flux, line protocol or a URL path.
-DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-DEVICE_ID_RULES = "1 to 64 characters: letters, digits and _ - . :"
+from .ids import validate_device_id
 
 # Flux duration literal, optionally negative: "-1h", "15m", "1h30m", "2mo".
 _DURATION_RE = re.compile(r"-?(?:[0-9]+(?:ns|us|µs|ms|s|mo|m|h|d|w|y))+")
@@ -35,31 +33,6 @@ DEVICE_TAGS = (DEVICE_TAG, CLIENT_ID_TAG)
 # The numeric telemetry fields the reference apps write; stats and charts are limited to these
 # so that min()/max()/mean() never meet a string field someone else wrote.
 TELEMETRY_FIELDS = ("CO2", "Humidity", "Lat", "Lon", "Pressure", "TVOC", "Temperature")
-
-
-# Ids the regex allows but no page could be reached at: ``devices/register/`` is the register
-# page, and browsers and Django resolve ``.`` and ``..`` path segments away.
-RESERVED_DEVICE_IDS = frozenset({"register", ".", ".."})
-
-
-def is_valid_device_id(device_id: object) -> bool:
-    return (
-        isinstance(device_id, str)
-        and DEVICE_ID_RE.fullmatch(device_id) is not None
-        and device_id not in RESERVED_DEVICE_IDS
-    )
-
-
-def validate_device_id(device_id: object) -> str:
-    """Return the id unchanged, or raise ``ValueError`` saying what ids may contain."""
-    if isinstance(device_id, str) and device_id in RESERVED_DEVICE_IDS:
-        raise ValueError(
-            f"device id {device_id!r} is reserved (its pages could not be opened): "
-            "choose another id"
-        )
-    if not is_valid_device_id(device_id):
-        raise ValueError(f"invalid device id {device_id!r}: use {DEVICE_ID_RULES}")
-    return device_id  # type: ignore[return-value]
 
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}

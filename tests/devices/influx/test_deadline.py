@@ -7,6 +7,7 @@ waited for each of its reads in turn would take 3.8 s or more here.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
+from devices.influx import client, deadline
 
 pytestmark = pytest.mark.localonly
 
@@ -92,3 +94,59 @@ def test_a_registration_is_not_cut_short_by_the_page_deadline(staff_client, loca
     key = svc.get_device("patient-1").key
     auths = local_influx.client.authorizations_api().find_authorizations(org_id=local_influx.org_id)
     assert [a.id for a in auths if a.description == "IoTCenterDevice: patient-1"] == [key]
+
+
+def test_pages_answer_at_once_when_influxdb_is_back_after_an_outage_left_reads_hanging(
+    staff_client, local_influx, settings
+):
+    svc.register_device("back-1")
+    settings.INFLUX_TIMEOUT = "3"
+    # An outage: the next 20 queries hang past the timeout, more than the 16 reads the pool
+    # used to hold. Their pages give up after 3 s; each read ends only by its own timeout.
+    hang = local_influx.local.faults.add(delay=4, count=20, path="/api/v2/query")
+    failed: list[Exception] = []
+
+    def abandoned_page():
+        with svc.page_deadline():
+            try:
+                svc.get_device("back-1")
+            except svc.InfluxUnavailable as exc:
+                failed.append(exc)
+
+    pages = [threading.Thread(target=abandoned_page) for _ in range(20)]
+    for page in pages:
+        page.start()
+    while hang.count > 4:  # 16 reads hang at the server: as many as the pool used to hold
+        time.sleep(0.02)
+    local_influx.local.faults.clear()  # InfluxDB is back
+    started = time.monotonic()
+    response = staff_client.get("/devices/back-1/")
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert elapsed < 1.0, f"the page waited {elapsed:.1f} s for reads abandoned earlier"
+    for page in pages:
+        page.join()
+    assert len(failed) >= 16  # the pages whose reads hung answered "unavailable" in time
+
+
+def test_the_page_deadline_is_seen_inside_the_read_pool(influx):
+    conn = client.get()
+    with svc.page_deadline():
+        outside = deadline.seconds_left()
+        inside = deadline.bounded(conn, "look at the deadline", deadline.seconds_left)
+    assert inside is not None
+    assert 0 < inside <= outside
+    assert deadline.seconds_left() is None  # the page is over
+
+
+def test_reads_past_the_pool_limit_are_refused_at_once_and_the_pool_recovers():
+    pool = deadline.ReadPool(limit=2, idle_s=0.2)
+    release = threading.Event()
+    stuck = [pool.submit(release.wait) for _ in range(2)]
+    assert pool.busy() == 2
+    assert pool.submit(lambda: "third") is None  # no queueing behind stuck reads
+    release.set()
+    assert [f.result(timeout=2) for f in stuck] == [True, True]
+    assert pool.submit(lambda: "again").result(timeout=2) == "again"
+    time.sleep(0.5)  # idle workers end
+    assert pool.busy() == 0

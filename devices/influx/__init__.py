@@ -1,0 +1,128 @@
+"""The app's InfluxDB service: the only package that imports ``influxdb_client``.
+
+Views, the JSON API and the management commands call the names below (``from devices import
+influx``), which speak the app's language and return small dataclasses (``types``). Everything
+the client library or the network can raise is turned into ``InfluxUnavailable`` (InfluxDB down,
+slow, 5xx, rate limited) or ``InfluxMisconfigured`` (the settings or the token are wrong: the
+message says what to fix); our own bugs surface as themselves (``errors``). Tokens never appear
+in messages, logs or ``repr``.
+
+Reads (selectors) live in ``devices`` (the registry: list, get, a device's page) and
+``telemetry``; changes (services) in ``registry`` (register, rotate, remove, orphans) and
+``setup`` (onboarding, buckets, checks). ``client`` holds the per-process client and its retry
+policies, ``deadline`` the page's time budget and the read pool, ``lowlevel`` the requests
+themselves, ``device_session`` writing as a device.
+
+Data model (shared with InfluxData's reference IoT Center apps):
+
+* registry bucket ``INFLUX_BUCKET_AUTH``: measurement ``deviceauth``, tag ``deviceId``, string
+  fields ``key`` (authorization id), ``token`` and ``createdAt``; a removed device has
+  ``key=""`` and ``token=""`` (soft delete);
+* telemetry bucket ``INFLUX_BUCKET``: measurement ``environment``, float fields, the device id in
+  tag ``device`` (tutorial apps) or ``clientId`` (iot-center-v2): reads match either, our virtual
+  devices write both.
+"""
+
+from .client import reset_client
+from .deadline import end_page_deadline, page_deadline, start_page_deadline
+from .device_session import DeviceSession
+from .devices import (
+    device_credentials,
+    device_view,
+    get_device,
+    list_devices,
+    registered_device_ids,
+)
+from .errors import (
+    DeviceExists,
+    DeviceNotFound,
+    InfluxError,
+    InfluxMisconfigured,
+    InfluxUnavailable,
+    InvalidDeviceId,
+)
+from .registry import (
+    orphan_authorizations,
+    register_device,
+    remove_device,
+    revoke_orphan_authorizations,
+    rotate_token,
+)
+from .setup import (
+    SHARED_BUCKET_WARNING,
+    check_access,
+    device_connection,
+    ensure_buckets,
+    health,
+    is_onboarded,
+    masked_settings,
+    onboard,
+    registry_shares_telemetry_bucket,
+)
+from .telemetry import field_stats, latest_readings, telemetry_series
+from .types import (
+    CONFIG_REFRESH_S,
+    DEFAULT_RANGE,
+    MEASUREMENT_INTERVAL_S,
+    RANGES,
+    Check,
+    Device,
+    DeviceCredentials,
+    DevicePage,
+    DeviceView,
+    FieldStats,
+    OrphanAuthorization,
+    Reading,
+    SeriesPoint,
+    mask_token,
+)
+
+__all__ = [
+    "CONFIG_REFRESH_S",
+    "DEFAULT_RANGE",
+    "MEASUREMENT_INTERVAL_S",
+    "RANGES",
+    "SHARED_BUCKET_WARNING",
+    "Check",
+    "Device",
+    "DeviceCredentials",
+    "DeviceExists",
+    "DeviceNotFound",
+    "DevicePage",
+    "DeviceSession",
+    "DeviceView",
+    "FieldStats",
+    "InfluxError",
+    "InfluxMisconfigured",
+    "InfluxUnavailable",
+    "InvalidDeviceId",
+    "OrphanAuthorization",
+    "Reading",
+    "SeriesPoint",
+    "check_access",
+    "device_connection",
+    "device_credentials",
+    "device_view",
+    "end_page_deadline",
+    "ensure_buckets",
+    "field_stats",
+    "get_device",
+    "health",
+    "is_onboarded",
+    "latest_readings",
+    "list_devices",
+    "mask_token",
+    "masked_settings",
+    "onboard",
+    "orphan_authorizations",
+    "page_deadline",
+    "register_device",
+    "registered_device_ids",
+    "registry_shares_telemetry_bucket",
+    "remove_device",
+    "reset_client",
+    "revoke_orphan_authorizations",
+    "rotate_token",
+    "start_page_deadline",
+    "telemetry_series",
+]
