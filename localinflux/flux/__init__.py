@@ -6,7 +6,7 @@
 
 Pipeline: ``request`` (JSON / raw body, dialect, ``extern`` params) → ``lexer``/``parser``
 (syntax tree with positions) → ``interpreter`` (values, closures, lazy table streams built by
-``functions``) → ``csvout`` (annotated CSV as Flux's encoder writes it).
+``builtins``, reads planned by ``plan``) → ``csvout`` (annotated CSV as Flux's encoder writes it).
 
 Implemented: from, range, filter, first, last, limit, sort, group, keep, drop, rename, pivot,
 aggregateWindow (count/sum/mean/min/max/first/last), count, sum, mean, min, max, distinct, yield,
@@ -26,9 +26,9 @@ from contextlib import contextmanager
 
 from localinflux.model import QueryContext, QueryResponse
 
+from .builtins import PACKAGES, UNIVERSE
 from .csvout import encode
 from .errors import FluxError
-from .functions import PACKAGES, UNIVERSE
 from .interpreter import Interpreter
 from .parser import parse
 from .request import decode_request

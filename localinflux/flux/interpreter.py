@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import ast
 from .errors import FluxError, NotSupported, SemanticError, function_not_supported
+from .streams import Stream
 from .values import (
     Builtin,
     Closure,
@@ -137,8 +138,6 @@ class Interpreter:
 
     # -- program --------------------------------------------------------------------------------
     def run(self, file: ast.File, extern: ast.File | None = None) -> list[tuple[str, object]]:
-        from .functions import Stream
-
         scope = Scope(parent=self.universe)
         for source in (extern, file):
             if source is None:
