@@ -18,12 +18,12 @@ supported by this server" rather than answered approximately.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from localinflux import gojson
 from localinflux.model import QueryContext, QueryResponse
 
 from .builtins import PACKAGES, UNIVERSE
@@ -42,10 +42,9 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 def error_response(status: int, code: str, message: str) -> QueryResponse:
-    text = json.dumps({"code": code, "message": message}, separators=(",", ":"))
-    # Go's encoder escapes these three; match it byte for byte.
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return QueryResponse(status, JSON_CONTENT_TYPE, text.encode("utf-8"), error_code=code)
+    # InfluxDB writes query errors with json.Marshal: compact, HTML-escaped, no newline after.
+    body = gojson.dumps({"code": code, "message": message}, indent=False).rstrip(b"\n")
+    return QueryResponse(status, JSON_CONTENT_TYPE, body, error_code=code)
 
 
 _gc_lock = threading.Lock()

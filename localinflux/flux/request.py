@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from localinflux.timefmt import parse_rfc3339
+
 from . import ast
 from .csvout import ANNOTATIONS, Dialect
 from .errors import FluxError, NotSupported
-from .values import parse_rfc3339
+from .values import Time
 
 
 def _bad(detail: str) -> FluxError:
@@ -50,7 +52,7 @@ def decode_request(body: bytes, content_type: str) -> QueryRequest:
     request = QueryRequest(query, _dialect(payload.get("dialect")))
     if payload.get("now"):
         try:
-            request.now_ns = parse_rfc3339(str(payload["now"]))
+            request.now_ns = Time(parse_rfc3339(str(payload["now"]), allow_date=True))
         except ValueError:
             raise _bad(f'invalid "now" time {payload["now"]!r}') from None
     extern = payload.get("extern")
@@ -128,7 +130,7 @@ def _extern_expr(node: object) -> ast.Node:
         if kind == "BooleanLiteral":
             return ast.BoolLit(bool(value))
         if kind == "DateTimeLiteral":
-            return ast.DateTimeLit(parse_rfc3339(str(value)))
+            return ast.DateTimeLit(parse_rfc3339(str(value), allow_date=True))
         if kind == "DurationLiteral":
             parts = [(int(d["magnitude"]), d["unit"]) for d in node.get("values") or []]
             return ast.DurationLit(parts)
