@@ -17,11 +17,7 @@ supported by this server" rather than answered approximately.
 
 from __future__ import annotations
 
-import gc
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from localinflux import gojson
 from localinflux.model import QueryContext, QueryResponse
@@ -47,43 +43,7 @@ def error_response(status: int, code: str, message: str) -> QueryResponse:
     return QueryResponse(status, JSON_CONTENT_TYPE, body, error_code=code)
 
 
-_gc_lock = threading.Lock()
-_gc_paused = 0  # queries running with the collector paused
-_gc_resume = False  # whether the collector was on when the first of them started
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a query is evaluated.
-
-    A query allocates tens of thousands of short-lived, acyclic containers (records, cells,
-    row lists); each few hundred allocations would start a collection that walks the young
-    objects, and now and then one that walks the whole heap (every stored series). Those passes
-    free nothing here and cost about as much as the query itself at 10,000 series. Reference
-    counting still frees everything as usual; the collector is switched back on (if it was on)
-    when the last concurrent query ends.
-    """
-    global _gc_paused, _gc_resume
-    with _gc_lock:
-        if _gc_paused == 0:
-            _gc_resume = gc.isenabled()
-            gc.disable()
-        _gc_paused += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_paused -= 1
-            if _gc_paused == 0 and _gc_resume:
-                gc.enable()
-
-
 def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResponse:
-    with _collector_paused():
-        return _handle_query(body, content_type, ctx)
-
-
-def _handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResponse:
     try:
         request = decode_request(body, content_type)
         program = parse(request.query)

@@ -155,10 +155,13 @@ def _layout(record_keys: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, .
 
 
 def series_table(record: dict, vtype: str, times: list, values: list) -> T.Table:
+    """The table of one series. Columns are sequences, never changed in place: the times and
+    values as storage sliced them, and each key column a tuple of its one value (a tuple of
+    strings and times is untracked by the garbage collector once seen, a list never is)."""
     tag_labels, key = _layout(tuple(record))
     n = len(times)
     labels = ["_start", "_stop", "_time", "_value", *tag_labels]
     types = [T.TIME, T.TIME, T.TIME, vtype] + [T.STRING] * len(tag_labels)
-    data = [[record["_start"]] * n, [record["_stop"]] * n, times, values]
-    data.extend([record[k]] * n for k in tag_labels)
+    data = [(record["_start"],) * n, (record["_stop"],) * n, times, values]
+    data.extend((record[k],) * n for k in tag_labels)
     return T.Table(labels, types, list(key), {k: record[k] for k in key}, data)

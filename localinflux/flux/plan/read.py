@@ -216,7 +216,8 @@ class ReadSource(Stream):
                 times, values = ref.slice(start, stop)
                 if not len(times):
                     continue
-                times, values = list(times), list(values)
+                # Storage's own slices (typed arrays) go into the tables as they are: no
+                # per-point Python objects until a cell is read, nothing for the GC to walk.
             if self.row_preds:
                 times, values = self._filter_rows(record, times, values)
                 if not times:
