@@ -208,3 +208,38 @@ def test_deleted_series_and_points_leave_the_indexed_and_fused_reads(http_flux, 
     assert http_flux.tables(env + ' |> filter(fn: (r) => r.device == "dev-2") |> last()') == []
     counts = http_flux.tables(env + " |> count()")
     assert [(r["device"], r.get_value()) for t in counts for r in t.records] == [("dev-1", 5)]
+
+
+def test_params_of_every_type_the_client_encodes_are_bound_in_the_query(client, data):
+    """influxdb-client turns each param into ``option <name> = <literal>`` in the extern:
+    str, int, float, bool, datetime (naive = UTC), timedelta (negative too), sequences and
+    dicts (arrays of their keys), None (left out), and AST node objects as given."""
+    from influxdb_client.domain.call_expression import CallExpression
+    from influxdb_client.domain.identifier import Identifier
+
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: since, stop: until)'
+        ' |> filter(fn: (r) => r._measurement == "environment" and r.device == device)'
+        " |> filter(fn: (r) => r._field == fields[0] and r._value >= low)"
+        " |> filter(fn: (r) => r._time >= since + step and r._time <= until + back and on)"
+        ' |> filter(fn: (r) => keys[1] == "b" and pair[1] == "y" and r._time < stamp)'
+        " |> limit(n: n)",
+        params={
+            "since": T0,
+            "until": dt.datetime(2024, 1, 1, 0, 9),  # naive: the client takes it as UTC
+            "device": "dev-1",
+            "fields": ["temperature"],
+            "low": 21.5,
+            "step": dt.timedelta(minutes=1),
+            "back": -dt.timedelta(minutes=2),
+            "on": True,
+            "keys": {"a": 1, "b": 2},
+            "pair": ("x", "y"),
+            "n": 3,
+            "unused": None,
+            "stamp": CallExpression("CallExpression", callee=Identifier("Identifier", "now")),
+        },
+    )
+    got = [(r.get_time(), r.get_value()) for t in tables for r in t.records]
+    assert got == [(T0 + dt.timedelta(minutes=m), 20.0 + m) for m in (2, 3, 4)]

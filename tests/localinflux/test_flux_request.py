@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.localinflux.flux_fakes import FakeReader, run
+import json
+
+import pytest
+
+from tests.localinflux.flux_fakes import NS, FakeReader, client_tables, run
 
 
 def test_a_query_error_body_is_compact_html_escaped_json_without_a_newline():
@@ -14,3 +18,187 @@ def test_a_query_error_body_is_compact_html_escaped_json_without_a_newline():
         b'could not find bucket \\"\\u003ca\\u0026b\\u003e\\""}'
     )
     assert reply.content_type == "application/json; charset=utf-8"
+
+
+# -- extern: every AST node InfluxDB accepts, not only the literals the client writes ---------
+B = "0000000000000001"
+T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
+NOW = "2024-01-01T01:00:00Z"
+
+
+def option(name, init):
+    return {
+        "type": "OptionStatement",
+        "assignment": {
+            "type": "VariableAssignment",
+            "id": {"type": "Identifier", "name": name},
+            "init": init,
+        },
+    }
+
+
+def ident(name):
+    return {"type": "Identifier", "name": name}
+
+
+def string(value):
+    return {"type": "StringLiteral", "value": value}
+
+
+def call(callee, **args):
+    node = {"type": "CallExpression", "callee": callee, "arguments": []}
+    if args:
+        props = [{"type": "Property", "key": ident(k), "value": v} for k, v in args.items()]
+        node["arguments"] = [{"type": "ObjectExpression", "properties": props}]
+    return node
+
+
+HOUR = {"type": "DurationLiteral", "values": [{"magnitude": 1, "unit": "h"}]}
+
+
+@pytest.fixture
+def reader():
+    r = FakeReader()
+    r.add(B, "m", {"dev": "a"}, "v", [(T0 + i * 600 * NS, float(i)) for i in range(6)])
+    r.add(B, "m", {"dev": "b"}, "v", [(T0, 100.0)])
+    return r
+
+
+def values_of(reader, query, *statements):
+    extern = {"type": "File", "imports": [], "body": list(statements)}
+    reply, _ = run(reader, query, now=NOW, extern=extern)
+    assert reply.status == 200, reply.body
+    return [row["_value"] for table in client_tables(reply.body) for row in table.records]
+
+
+QUERY = 'from(bucket: "iot") |> range(start: since) |> filter(fn: (r) => r.dev == "a")'
+
+
+def test_a_call_expression_of_now_binds_the_request_time(reader):
+    since = {"type": "BinaryExpression", "operator": "-", "left": call(ident("now")), "right": HOUR}
+    assert values_of(reader, QUERY, option("since", since)) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    minus_30m = {
+        "type": "BinaryExpression",
+        "operator": "-",
+        "left": call(ident("now")),
+        "right": {"type": "DurationLiteral", "values": [{"magnitude": 30, "unit": "m"}]},
+    }
+    assert values_of(reader, QUERY, option("since", minus_30m)) == [3.0, 4.0, 5.0]
+
+
+def test_member_index_logical_conditional_and_paren_expressions(reader):
+    settings = {
+        "type": "ObjectExpression",
+        "properties": [
+            {"type": "Property", "key": ident("device"), "value": string("a")},
+            {"type": "Property", "key": string("lookback"), "value": HOUR},
+            {
+                "type": "Property",
+                "key": ident("limits"),
+                "value": {
+                    "type": "ArrayExpression",
+                    "elements": [
+                        {"type": "IntegerLiteral", "value": "2"},
+                        {"type": "IntegerLiteral", "value": "4"},
+                    ],
+                },
+            },
+        ],
+    }
+    pick = {
+        "type": "ConditionalExpression",
+        "test": {
+            "type": "LogicalExpression",
+            "operator": "and",
+            "left": {"type": "BooleanLiteral", "value": True},
+            "right": {
+                "type": "ParenExpression",
+                "expression": {
+                    "type": "BinaryExpression",
+                    "operator": "==",
+                    "left": {
+                        "type": "MemberExpression",
+                        "object": ident("settings"),
+                        "property": ident("device"),
+                    },
+                    "right": string("a"),
+                },
+            },
+        },
+        "consequent": {
+            "type": "IndexExpression",
+            "array": {
+                "type": "MemberExpression",
+                "object": ident("settings"),
+                "property": string("limits"),
+            },
+            "index": {"type": "IntegerLiteral", "value": "1"},
+        },
+        "alternate": {"type": "IntegerLiteral", "value": "0"},
+    }
+    query = (
+        'from(bucket: "iot") |> range(start: -settings.lookback)'
+        " |> filter(fn: (r) => r.dev == settings.device) |> limit(n: n)"
+    )
+    got = values_of(reader, query, option("settings", settings), option("n", pick))
+    assert got == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_function_and_a_pipe_expression_in_the_extern(reader):
+    # keepDevice = (tables=<-, d) => tables |> filter(fn: (r) => r.dev == d)
+    fn = {
+        "type": "FunctionExpression",
+        "params": [
+            {"type": "Property", "key": ident("tables"), "value": {"type": "PipeLiteral"}},
+            {"type": "Property", "key": ident("d")},
+        ],
+        "body": {
+            "type": "Block",
+            "body": [
+                {
+                    "type": "ReturnStatement",
+                    "argument": {
+                        "type": "PipeExpression",
+                        "argument": ident("tables"),
+                        "call": call(
+                            ident("filter"),
+                            fn={
+                                "type": "FunctionExpression",
+                                "params": [{"type": "Property", "key": ident("r")}],
+                                "body": {
+                                    "type": "BinaryExpression",
+                                    "operator": "==",
+                                    "left": {
+                                        "type": "MemberExpression",
+                                        "object": ident("r"),
+                                        "property": ident("dev"),
+                                    },
+                                    "right": ident("d"),
+                                },
+                            },
+                        ),
+                    },
+                }
+            ],
+        },
+    }
+    query = 'from(bucket: "iot") |> range(start: -1h) |> keepDevice(d: "b")'
+    assert values_of(reader, query, option("keepDevice", fn)) == [100.0]
+
+
+@pytest.mark.parametrize(
+    ("init", "message"),
+    [
+        ({"type": "StringExpression", "parts": []}, "unsupported extern expression"),
+        ({"type": "CallExpression"}, "invalid extern CallExpression"),
+        ({"type": "DateTimeLiteral", "value": "yesterday"}, "invalid extern DateTimeLiteral"),
+        ("now()", "extern expression must be an object"),
+    ],
+)
+def test_an_extern_the_engine_cannot_read_is_a_clear_400(reader, init, message):
+    extern = {"imports": [], "body": [option("x", init)]}
+    reply, _ = run(reader, "x", extern=extern)
+    assert reply.status == 400
+    body = json.loads(reply.body)
+    assert body["message"].startswith("failed to decode request body: ")
+    assert message in body["message"]
