@@ -11,17 +11,20 @@ Pipeline: ``request`` (JSON / raw body, dialect, ``extern`` params) → ``lexer`
 Implemented: from, range, filter, first, last, limit, sort, group, keep, drop, rename, pivot,
 aggregateWindow (count/sum/mean/min/max/first/last), count, sum, mean, min, max, distinct, yield,
 now, and schema.tagValues / fieldKeys / measurements / measurementTagValues /
-measurementFieldKeys. Any other Flux function or package is refused with a 400 "... is not
-supported by this server" rather than answered approximately.
+measurementFieldKeys, and the ``profiler`` package's ``_profiler`` result (``profiler.py``). The
+full list is the table in ``builtins/__init__.py``. Any other Flux function or package is
+refused with a 400 "... is not supported by this server" rather than answered approximately.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from localinflux import gojson
 from localinflux.model import QueryContext, QueryResponse
 
+from . import profiler
 from .builtins import PACKAGES, UNIVERSE
 from .csvout import encode
 from .errors import FluxError
@@ -44,13 +47,24 @@ def error_response(status: int, code: str, message: str) -> QueryResponse:
 
 
 def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResponse:
+    started = time.perf_counter_ns()
+    token = None
     try:
         request = decode_request(body, content_type)
         program = parse(request.query)
+        parsed = time.perf_counter_ns()
         now_ns = request.now_ns if request.now_ns is not None else ctx.now_ns
         interp = Interpreter(ctx, now_ns, UNIVERSE, PACKAGES)
-        results = interp.run(program, request.extern)
-        payload, rows = encode([(name, stream.tables) for name, stream in results], request.dialect)
+        results = [(name, stream.tables) for name, stream in interp.run(program, request.extern)]
+        profile = profiler.QueryProfile(interp.enabled_profilers(), started)
+        if profile:
+            profile.compile_ns = parsed - started
+            profile.execute_started_ns = time.perf_counter_ns()
+            profile.plan_ns = profile.execute_started_ns - parsed
+            profile.steps = interp.steps
+            results.append(profile.result())
+            token = profiler.timing_streams(profile)
+        payload, rows = encode(results, request.dialect)
     except FluxError as exc:
         return error_response(exc.status, exc.code, exc.message)
     except RecursionError:
@@ -58,5 +72,8 @@ def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResp
     except Exception as exc:  # a bug here must not take the server down with it
         log.exception("flux engine failed")
         return error_response(500, "internal error", f"flux engine failure: {exc}")
+    finally:
+        if token is not None:
+            profiler.reset(token)
     ctx.rows_returned = rows
     return QueryResponse(200, CSV_CONTENT_TYPE, payload)

@@ -7,8 +7,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from . import tables as T
+
+# Set while a query runs with the operator profiler on (see ``profiler.py``): times each
+# stream's computation. A context variable, so concurrent queries in other threads are apart.
+step_timer: ContextVar = ContextVar("flux_step_timer", default=None)
 
 
 class Stream:
@@ -18,7 +23,8 @@ class Stream:
 
     def tables(self) -> list[T.Table]:
         if self._cache is None:
-            self._cache = self._compute()
+            timer = step_timer.get()
+            self._cache = self._compute() if timer is None else timer.run(self, self._compute)
         return self._cache
 
     def _compute(self) -> list[T.Table]:

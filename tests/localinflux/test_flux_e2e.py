@@ -243,3 +243,73 @@ def test_params_of_every_type_the_client_encodes_are_bound_in_the_query(client, 
     )
     got = [(r.get_time(), r.get_value()) for t in tables for r in t.records]
     assert got == [(T0 + dt.timedelta(minutes=m), 20.0 + m) for m in (2, 3, 4)]
+
+
+QUERY_PROFILE_COLUMNS = [
+    "result",
+    "table",
+    "_measurement",
+    "TotalDuration",
+    "CompileDuration",
+    "QueueDuration",
+    "PlanDuration",
+    "RequeueDuration",
+    "ExecuteDuration",
+    "Concurrency",
+    "MaxAllocated",
+    "TotalAllocated",
+    "RuntimeErrors",
+]
+OPERATOR_PROFILE_COLUMNS = [
+    "result",
+    "table",
+    "_measurement",
+    "Type",
+    "Label",
+    "Count",
+    "MinDuration",
+    "MaxDuration",
+    "DurationSum",
+    "MeanDuration",
+]
+
+
+def test_the_clients_profilers_get_the_profiler_tables_apart_from_the_data(client, data):
+    from influxdb_client.client.query_api import QueryOptions
+
+    seen = []
+    api = client.query_api(
+        query_options=QueryOptions(profilers=["query", "operator"], profiler_callback=seen.append)
+    )
+    tables = api.query(
+        f'from(bucket: "{BUCKET}") |> range(start: 2024-01-01T00:00:00Z)'
+        ' |> filter(fn: (r) => r._field == "temperature") |> group() |> sort() |> limit(n: 2)'
+    )
+    assert [r.get_value() for t in tables for r in t.records] == [10.5, 10.5]  # data only
+    query, *operators = seen
+    assert list(query.values) == QUERY_PROFILE_COLUMNS
+    assert query["result"] == "_profiler"
+    assert query["_measurement"] == "profiler/query"
+    total = query["TotalDuration"]
+    assert total > 0
+    assert total >= query["CompileDuration"] + query["PlanDuration"] + query["ExecuteDuration"]
+    assert query["RuntimeErrors"] is None  # an empty string cell reads as null
+    # range, filter and group fuse into one storage read: one operator, named for its last step
+    assert [op["Type"] for op in operators] == ["group", "sort", "limit"]
+    assert [op["Label"] for op in operators] == ["group3", "sort4", "limit5"]
+    for op in operators:
+        assert list(op.values) == OPERATOR_PROFILE_COLUMNS
+        assert op["_measurement"] == "profiler/operator"
+        assert op["Count"] == 1
+        assert op["MinDuration"] == op["MaxDuration"] == op["DurationSum"] >= 0
+        assert op["MeanDuration"] == float(op["DurationSum"])
+    assert sum(op["DurationSum"] for op in operators) <= query["ExecuteDuration"]
+
+
+def test_without_profilers_enabled_there_is_no_profiler_result(client, data):
+    tables = q(
+        client,
+        'import "profiler"\noption profiler.enabledProfilers = [""]\n'
+        f'from(bucket: "{BUCKET}") |> range(start: 2024-01-01T00:00:00Z) |> count()',
+    )
+    assert {r["result"] for t in tables for r in t.records} == {"_result"}
