@@ -1,4 +1,9 @@
-"""Decoding of ``POST /api/v2/query`` bodies (``flux/request.py``) and the error body shape."""
+"""Decoding of ``POST /api/v2/query`` bodies (``flux/request.py``, ``flux/extern.py``): JSON and
+raw bodies, dialects, ``now``, ``extern`` params, and the shape of the error body.
+
+The tests with the ``db`` fixture run on both paths of ``flux`` (engine, and HTTP through the
+client); the others call the engine directly.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,97 @@ import json
 
 import pytest
 
+from tests.localinflux.flux_dataset import DATA, NOW, SRC, T0, at
 from tests.localinflux.flux_fakes import NS, FakeReader, client_tables, run
+
+
+@pytest.fixture
+def db(flux):
+    flux.load(DATA)
+    return flux
+
+
+def test_params_arrive_as_extern_options(db):
+    extern = {
+        "imports": [],
+        "body": [
+            {
+                "type": "OptionStatement",
+                "assignment": {
+                    "type": "VariableAssignment",
+                    "id": {"type": "Identifier", "name": "dev"},
+                    "init": {"type": "StringLiteral", "value": "dev-2"},
+                },
+            },
+            {
+                "type": "OptionStatement",
+                "assignment": {
+                    "type": "VariableAssignment",
+                    "id": {"type": "Identifier", "name": "since"},
+                    "init": {
+                        "type": "UnaryExpression",
+                        "operator": "-",
+                        "argument": {
+                            "type": "DurationLiteral",
+                            "values": [{"magnitude": 3600000000, "unit": "us"}],
+                        },
+                    },
+                },
+            },
+        ],
+    }
+    q = 'from(bucket: "iot") |> range(start: since) |> filter(fn: (r) => r.device == dev) |> last()'
+    result = db.tables(q, now=NOW, extern=extern)
+    assert [t.records[0].get_value() for t in result] == [10.5]
+    assert result[0].records[0].get_start() == at(0)
+
+
+def test_now_can_be_overridden_by_the_request(db):
+    q = 'from(bucket: "iot") |> range(start: -5m) |> filter(fn: (r) => r._field == "humidity")'
+    result = db.tables(q, now="2024-01-01T00:05:00Z")
+    assert [r.get_value() for t in result for r in t.records] == [
+        40,
+        41,
+        42,
+        43,
+        44,
+    ]
+
+
+def test_it_rejects_a_non_flux_query_type(db):
+    status, body = db.error("SELECT 1", type="influxql")
+    assert status == 400
+    assert body["message"].startswith("failed to decode request body:")
+
+
+def test_a_raw_flux_body_gets_a_header_only_csv_with_result_names(db):
+    q = 'from(bucket: "iot") |> range(start: 0, stop: 2024-01-01T01:00:00Z)'
+    q += ' |> filter(fn: (r) => r._field == "key") |> last()'
+    reply = db.post(q.encode(), "application/vnd.flux")
+    assert reply.status == 200
+    lines = reply.body.decode().split("\r\n")
+    assert lines[0] == ",result,table,_start,_stop,_time,_value,_field,_measurement,deviceId"
+    assert lines[1].startswith(",_result,0,1970-01-01T00:00:00Z,2024-01-01T01:00:00Z,")
+
+
+@pytest.mark.parametrize(
+    ("dialect", "message"),
+    [
+        ({"delimiter": ";;"}, "delimiter"),
+        ({"annotations": ["datatype", "bogus"]}, "bogus"),
+        ({"dateTimeFormat": "unix"}, "dateTimeFormat"),
+    ],
+)
+def test_bad_dialects_are_rejected(db, dialect, message):
+    reply = db.post(json.dumps({"query": SRC, "dialect": dialect}).encode())
+    assert reply.status == 400
+    assert message in reply.json["message"]
+
+
+def test_a_malformed_body_is_a_decode_error(db):
+    reply = db.post(b"{not json")
+    assert reply.status == 400
+    assert reply.json["message"].startswith("failed to decode request body:")
 
 
 def test_a_query_error_body_is_compact_html_escaped_json_without_a_newline():
@@ -22,8 +117,6 @@ def test_a_query_error_body_is_compact_html_escaped_json_without_a_newline():
 
 # -- extern: every AST node InfluxDB accepts, not only the literals the client writes ---------
 B = "0000000000000001"
-T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
-NOW = "2024-01-01T01:00:00Z"
 
 
 def option(name, init):

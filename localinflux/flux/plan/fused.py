@@ -3,7 +3,7 @@
 A part is ``(key record, Flux value type, times, values)`` of one series. ``series_table`` makes
 the table Flux's storage read gives for a series; ``project_table`` applies fused ``keep``/``drop``
 steps; ``group_parts`` fills the tables of a fused ``group`` directly from the parts. Each returns
-what the table-by-table path returns (``tests/localinflux/test_flux_perf_counts.py`` compares).
+what the table-by-table path returns (``tests/localinflux/test_flux_plan.py`` compares).
 """
 
 from __future__ import annotations
