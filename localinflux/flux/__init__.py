@@ -75,5 +75,5 @@ def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResp
     finally:
         if token is not None:
             profiler.reset(token)
-    ctx.rows_returned = rows
+    ctx.rows_returned = rows - (profile.rows if profile else 0)
     return QueryResponse(200, CSV_CONTENT_TYPE, payload)

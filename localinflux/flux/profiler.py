@@ -64,6 +64,7 @@ class QueryProfile:
         self.execute_started_ns = 0
         self.steps: list[tuple[str, Stream]] = []
         self.timer = StepTimer()
+        self.rows = 0  # rows of the profiler tables, not counted as the query's own
 
     def __bool__(self) -> bool:
         return bool(self.enabled)
@@ -78,6 +79,7 @@ class QueryProfile:
             out.append(self._query_table(now))
         if "operator" in self.enabled:
             out.append(self._operator_table())
+        self.rows = sum(len(table) for table in out)
         return out
 
     def _query_table(self, now: int) -> T.Table:

@@ -274,9 +274,10 @@ OPERATOR_PROFILE_COLUMNS = [
 ]
 
 
-def test_the_clients_profilers_get_the_profiler_tables_apart_from_the_data(client, data):
+def test_the_clients_profilers_get_the_profiler_tables_apart_from_the_data(client, data, server):
     from influxdb_client.client.query_api import QueryOptions
 
+    before = server.stats.rows_returned
     seen = []
     api = client.query_api(
         query_options=QueryOptions(profilers=["query", "operator"], profiler_callback=seen.append)
@@ -286,6 +287,7 @@ def test_the_clients_profilers_get_the_profiler_tables_apart_from_the_data(clien
         ' |> filter(fn: (r) => r._field == "temperature") |> group() |> sort() |> limit(n: 2)'
     )
     assert [r.get_value() for t in tables for r in t.records] == [10.5, 10.5]  # data only
+    assert server.stats.rows_returned - before == 2
     query, *operators = seen
     assert list(query.values) == QUERY_PROFILE_COLUMNS
     assert query["result"] == "_profiler"
