@@ -3,12 +3,18 @@
 Prints, from one run: write ingest through the real client next to the parser alone, ``last()``
 over 1,000 series x 1,000 points, ``aggregateWindow(every: 1h, fn: mean)`` over 30 days of
 1-minute data for 5 fields, and memory per million stored points. Bounded to about a minute.
+
+``python -m bench.localinflux --case last --json`` runs one case and prints its figures as one
+JSON object (what ``bench.compare`` runs against two revisions of the code).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
 import os
+import statistics
 import time
 import tracemalloc
 
@@ -16,8 +22,12 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from localinflux.lineprotocol import parse
-from localinflux.runner import LocalInflux
 from localinflux.store import Store
+
+try:  # the in-process server's module, before and after its rename (bench.compare runs both)
+    from localinflux.runner import LocalInflux
+except ImportError:
+    from localinflux.testing import LocalInflux
 
 T0_S = 1_700_000_000 - 1_700_000_000 % 86400  # a midnight, so hourly windows align
 BATCH = 5_000
@@ -45,7 +55,7 @@ def ingest_batches(n_batches: int) -> list[str]:
     return out
 
 
-def bench_ingest(server: LocalInflux, client: InfluxDBClient) -> None:
+def bench_ingest(server: LocalInflux, client: InfluxDBClient) -> dict:
     batches = ingest_batches(40)
     lines = len(batches) * BATCH
     start = time.perf_counter()
@@ -71,20 +81,22 @@ def bench_ingest(server: LocalInflux, client: InfluxDBClient) -> None:
     print(
         f"  HTTP + storage overhead: client rate is {client_rate / parse_rate:.0%} of the parser's"
     )
+    return {"ingest_points_per_s": client_rate, "parse_points_per_s": parse_rate}
 
 
-def timed_query(client: InfluxDBClient, flux: str, repeat: int = 3) -> tuple[float, int]:
-    best = float("inf")
+def timed_query(client: InfluxDBClient, flux: str, repeat: int = 3) -> tuple[float, int, float]:
+    """(best time, rows, median time) of ``repeat`` runs of ``flux`` through the client."""
+    times = []
     rows = 0
     for _ in range(repeat):
         start = time.perf_counter()
         tables = client.query_api().query(flux)
-        best = min(best, time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
         rows = sum(len(t.records) for t in tables)
-    return best, rows
+    return min(times), rows, statistics.median(times)
 
 
-def bench_last(server: LocalInflux, client: InfluxDBClient) -> None:
+def bench_last(server: LocalInflux, client: InfluxDBClient, repeat: int = 3) -> dict:
     client.buckets_api().create_bucket(bucket_name="last", org=server.org)
     api = client.write_api(write_options=SYNCHRONOUS)
     series, points = 1000, 1000
@@ -101,14 +113,15 @@ def bench_last(server: LocalInflux, client: InfluxDBClient) -> None:
         f'from(bucket: "last") |> range(start: {T0_S - 60}, stop: {T0_S + 2 * points}) '
         '|> filter(fn: (r) => r._measurement == "m") |> last()'
     )
-    took, rows = timed_query(client, flux)
+    took, rows, median = timed_query(client, flux, repeat)
     print(
         f"last() over {series:,} series x {points:,} points: {took:.3f} s, {rows:,} rows "
         f"(goal {QUERY_GOAL_S} s: {took / QUERY_GOAL_S:.2f} of the goal)"
     )
+    return {"last_s": took, "last_median_s": median}
 
 
-def bench_aggregate(server: LocalInflux, client: InfluxDBClient) -> None:
+def bench_aggregate(server: LocalInflux, client: InfluxDBClient, repeat: int = 3) -> dict:
     client.buckets_api().create_bucket(bucket_name="agg", org=server.org)
     api = client.write_api(write_options=SYNCHRONOUS)
     minutes = 30 * 24 * 60
@@ -125,14 +138,15 @@ def bench_aggregate(server: LocalInflux, client: InfluxDBClient) -> None:
         '|> filter(fn: (r) => r._measurement == "environment") '
         "|> aggregateWindow(every: 1h, fn: mean)"
     )
-    took, rows = timed_query(client, flux)
+    took, rows, median = timed_query(client, flux, repeat)
     print(
         f"aggregateWindow(1h, mean) over 30 days x 1-min x 5 fields ({minutes * 5:,} points): "
         f"{took:.3f} s, {rows:,} rows (goal {QUERY_GOAL_S} s: {took / QUERY_GOAL_S:.2f} of it)"
     )
+    return {"aggregate_s": took, "aggregate_median_s": median}
 
 
-def bench_memory() -> None:
+def bench_memory() -> dict:
     """Memory a fresh store allocates for 1,000,000 float points in 1,000 series.
 
     Measured with tracemalloc around the store writes only (the parsed input is built before
@@ -157,9 +171,38 @@ def bench_memory() -> None:
         f"memory: {held / 1e6:.1f} MB per million stored float points "
         f"(tracemalloc, {store.point_count():,} points in 1,000 series)"
     )
+    return {"memory_mb_per_million": held / 1e6}
+
+
+CASES = ("memory", "ingest", "last", "aggregate")
+
+
+def run_case(name: str, repeat: int = 3) -> dict:
+    """Run one case on a fresh in-process server; its figures (seconds, points/s, MB)."""
+    if name == "memory":
+        return bench_memory()
+    server = LocalInflux(org="bench", bucket="bench", token=BENCH_TOKEN)
+    with server, InfluxDBClient(server.url, server.token, org=server.org, timeout=60_000) as c:
+        if name == "ingest":
+            return bench_ingest(server, c)
+        if name == "last":
+            return bench_last(server, c, repeat)
+        if name == "aggregate":
+            return bench_aggregate(server, c, repeat)
+    raise ValueError(f"unknown case {name!r}; cases: {', '.join(CASES)}")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", choices=CASES, help="run only this case")
+    parser.add_argument("--json", action="store_true", help="print the case's figures as JSON")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each query")
+    args = parser.parse_args()
+    if args.case:
+        figures = run_case(args.case, args.repeat)
+        if args.json:
+            print(json.dumps({"case": args.case, **figures}))
+        return
     started = time.perf_counter()
     # Rates scale with free CPU: show how busy the machine was so runs can be compared.
     print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")

@@ -6,29 +6,28 @@
 
 Pipeline: ``request`` (JSON / raw body, dialect, ``extern`` params) → ``lexer``/``parser``
 (syntax tree with positions) → ``interpreter`` (values, closures, lazy table streams built by
-``functions``) → ``csvout`` (annotated CSV as Flux's encoder writes it).
+``builtins``, reads planned by ``plan``) → ``csvout`` (annotated CSV as Flux's encoder writes it).
 
 Implemented: from, range, filter, first, last, limit, sort, group, keep, drop, rename, pivot,
 aggregateWindow (count/sum/mean/min/max/first/last), count, sum, mean, min, max, distinct, yield,
 now, and schema.tagValues / fieldKeys / measurements / measurementTagValues /
-measurementFieldKeys. Any other Flux function or package is refused with a 400 "... is not
-supported by this server" rather than answered approximately.
+measurementFieldKeys, and the ``profiler`` package's ``_profiler`` result (``profiler.py``). The
+full list is the table in ``builtins/__init__.py``. Any other Flux function or package is
+refused with a 400 "... is not supported by this server" rather than answered approximately.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 
+from localinflux import gojson
 from localinflux.model import QueryContext, QueryResponse
 
+from . import profiler
+from .builtins import PACKAGES, UNIVERSE
 from .csvout import encode
 from .errors import FluxError
-from .functions import PACKAGES, UNIVERSE
 from .interpreter import Interpreter
 from .parser import parse
 from .request import decode_request
@@ -42,56 +41,30 @@ JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 def error_response(status: int, code: str, message: str) -> QueryResponse:
-    text = json.dumps({"code": code, "message": message}, separators=(",", ":"))
-    # Go's encoder escapes these three; match it byte for byte.
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return QueryResponse(status, JSON_CONTENT_TYPE, text.encode("utf-8"), error_code=code)
-
-
-_gc_lock = threading.Lock()
-_gc_paused = 0  # queries running with the collector paused
-_gc_resume = False  # whether the collector was on when the first of them started
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a query is evaluated.
-
-    A query allocates tens of thousands of short-lived, acyclic containers (records, cells,
-    row lists); each few hundred allocations would start a collection that walks the young
-    objects, and now and then one that walks the whole heap (every stored series). Those passes
-    free nothing here and cost about as much as the query itself at 10,000 series. Reference
-    counting still frees everything as usual; the collector is switched back on (if it was on)
-    when the last concurrent query ends.
-    """
-    global _gc_paused, _gc_resume
-    with _gc_lock:
-        if _gc_paused == 0:
-            _gc_resume = gc.isenabled()
-            gc.disable()
-        _gc_paused += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_paused -= 1
-            if _gc_paused == 0 and _gc_resume:
-                gc.enable()
+    # InfluxDB writes query errors with json.Marshal: compact, HTML-escaped, no newline after.
+    body = gojson.dumps({"code": code, "message": message}, indent=False).rstrip(b"\n")
+    return QueryResponse(status, JSON_CONTENT_TYPE, body, error_code=code)
 
 
 def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResponse:
-    with _collector_paused():
-        return _handle_query(body, content_type, ctx)
-
-
-def _handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResponse:
+    started = time.perf_counter_ns()
+    token = None
     try:
         request = decode_request(body, content_type)
         program = parse(request.query)
+        parsed = time.perf_counter_ns()
         now_ns = request.now_ns if request.now_ns is not None else ctx.now_ns
         interp = Interpreter(ctx, now_ns, UNIVERSE, PACKAGES)
-        results = interp.run(program, request.extern)
-        payload, rows = encode([(name, stream.tables) for name, stream in results], request.dialect)
+        results = [(name, stream.tables) for name, stream in interp.run(program, request.extern)]
+        profile = profiler.QueryProfile(interp.enabled_profilers(), started)
+        if profile:
+            profile.compile_ns = parsed - started
+            profile.execute_started_ns = time.perf_counter_ns()
+            profile.plan_ns = profile.execute_started_ns - parsed
+            profile.steps = interp.steps
+            results.append(profile.result())
+            token = profiler.timing_streams(profile)
+        payload, rows = encode(results, request.dialect)
     except FluxError as exc:
         return error_response(exc.status, exc.code, exc.message)
     except RecursionError:
@@ -99,5 +72,8 @@ def _handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryRes
     except Exception as exc:  # a bug here must not take the server down with it
         log.exception("flux engine failed")
         return error_response(500, "internal error", f"flux engine failure: {exc}")
-    ctx.rows_returned = rows
+    finally:
+        if token is not None:
+            profiler.reset(token)
+    ctx.rows_returned = rows - (profile.rows if profile else 0)
     return QueryResponse(200, CSV_CONTENT_TYPE, payload)

@@ -6,9 +6,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from localinflux.timefmt import NS_PER_S, format_rfc3339
+
 from . import tables as T
 from .errors import FluxError
-from .values import NS_PER_S, format_float, format_time
+from .values import format_float
 
 ANNOTATIONS = ("datatype", "group", "default")
 DATATYPES = {
@@ -42,12 +44,12 @@ _FORMATTERS: dict[str, Callable[[object], str]] = {
     T.ULONG: str,
     T.DOUBLE: _format_double,
     T.BOOL: _format_bool,
-    T.TIME: format_time,  # type: ignore[dict-item]
+    T.TIME: format_rfc3339,  # type: ignore[dict-item]
 }
 
 
 def _format_times(values: list) -> list[str]:
-    """``format_time`` over a column, formatting each distinct second once.
+    """``format_rfc3339`` over a column, formatting each distinct second once.
 
     Timestamps in one column mostly share their date and often their second, and the calendar
     arithmetic is most of the cost of a cell.
@@ -62,7 +64,7 @@ def _format_times(values: list) -> list[str]:
         secs, frac = divmod(int(v), NS_PER_S)
         head = seconds.get(secs)
         if head is None:
-            head = seconds[secs] = format_time(secs * NS_PER_S)[:-1]
+            head = seconds[secs] = format_rfc3339(secs * NS_PER_S)[:-1]
         if frac:
             append(head + "." + f"{frac:09d}".rstrip("0") + "Z")
         else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from . import ast
 from .errors import FluxError, NotSupported, SemanticError, function_not_supported
+from .streams import Stream
 from .values import (
     Builtin,
     Closure,
@@ -134,11 +135,11 @@ class Interpreter:
         self.packages = packages
         self.results: list[tuple[str, object]] = []
         self.yielded: set[int] = set()
+        self.steps: list[tuple[str, Stream]] = []  # (built-in, stream it returned), in order
+        self.profiler: dict | None = None  # the profiler package's options, once imported
 
     # -- program --------------------------------------------------------------------------------
     def run(self, file: ast.File, extern: ast.File | None = None) -> list[tuple[str, object]]:
-        from .functions import Stream
-
         scope = Scope(parent=self.universe)
         for source in (extern, file):
             if source is None:
@@ -158,6 +159,11 @@ class Interpreter:
             self.add_result("_result", value, file.loc)
         return self.results
 
+    def enabled_profilers(self) -> list[str]:
+        """``option profiler.enabledProfilers``, if the query imported ``profiler``."""
+        names = (self.profiler or {}).get("enabledProfilers")
+        return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
     def add_result(self, name: str, stream: object, loc: tuple) -> None:
         if any(existing == name for existing, _ in self.results):
             raise SemanticError(f'duplicate yield name "{name}"', loc)
@@ -166,7 +172,9 @@ class Interpreter:
 
     def _import(self, imp: ast.ImportDecl, scope: Scope) -> None:
         if imp.path == "profiler":
-            scope.vars[imp.alias or "profiler"] = {"enabledProfilers": []}
+            if self.profiler is None:
+                self.profiler = {"__package__": "profiler", "enabledProfilers": [""]}
+            scope.vars[imp.alias or "profiler"] = self.profiler
             return
         package = self.packages.get(imp.path)
         if package is None:
@@ -182,7 +190,10 @@ class Interpreter:
         if isinstance(stmt, ast.OptionStmt):
             value = self.eval(stmt.init, scope)
             if stmt.member_of is not None:
-                return None  # options of packages (profiler, task settings) do not change results
+                found, package = scope.lookup(stmt.member_of)
+                if found and package is self.profiler and stmt.name == "enabledProfilers":
+                    self.profiler["enabledProfilers"] = value
+                return None  # options of other packages (task settings) do not change results
             if stmt.name == "now":
                 now = self.call_function(value, {}, stmt.loc)
                 if not isinstance(now, Time):
@@ -345,7 +356,10 @@ class Interpreter:
             for name in required:
                 if name not in args:
                     raise SemanticError(f"{fn.name}: missing required argument {name}", loc)
-            return spec(Call(self, fn.name, args, loc))
+            value = spec(Call(self, fn.name, args, loc))
+            if isinstance(value, Stream):
+                self.steps.append((fn.name, value))
+            return value
         if isinstance(fn, Closure):
             return self.call_closure(fn, args, loc, piped, piped_given)
         raise SemanticError(f"cannot call a value of type {type_name(fn)}", loc)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from localinflux.timefmt import parse_rfc3339
+
 from . import ast
 from .errors import CompileError
 from .lexer import Token, tokenize
-from .values import parse_rfc3339
 
 _COMPARISON = {"==", "!=", "<", "<=", ">", ">=", "=~", "!~"}
 
@@ -256,7 +257,7 @@ class Parser:
         if kind == "TIME":
             self.take()
             try:
-                ns = parse_rfc3339(tok.value)
+                ns = parse_rfc3339(tok.value, allow_date=True)
             except ValueError:
                 raise self.error(f"invalid date time literal {tok.value}", tok) from None
             return ast.DateTimeLit(ns, loc=tok.loc)

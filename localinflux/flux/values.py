@@ -1,4 +1,4 @@
-"""Runtime values of the Flux subset and the time helpers shared by the engine and CSV writer.
+"""Runtime values of the Flux subset: times, durations, regexes, functions, type names.
 
 Plain Python values stand in where they can: ``int`` (Flux int), ``float``, ``str``, ``bool``,
 ``None`` (null), ``list`` (array), ``dict`` (record). Times and durations get their own types so
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-NS_PER_S = 1_000_000_000
+from localinflux.timefmt import NS_PER_S, format_rfc3339
+
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 
 UNIT_NS = {
@@ -36,7 +36,7 @@ class Time(int):
     __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"Time({format_time(self)})"
+        return f"Time({format_rfc3339(self)})"
 
 
 @dataclass(frozen=True)
@@ -78,52 +78,6 @@ def add_duration(t: int, d: Duration) -> Time:
         new_date = _dt.date(year, month, min(date.day, last_day))
         t = ((new_date.toordinal() - _EPOCH_ORDINAL) * 86400 + rem) * NS_PER_S + frac
     return Time(int(t) + d.ns)
-
-
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2}))?$"
-)
-
-
-def parse_rfc3339(text: str) -> Time:
-    """Parse an RFC3339 (nano) timestamp or a bare date into a ``Time``; ValueError if malformed."""
-    m = _RFC3339.match(text)
-    if not m:
-        raise ValueError(f"invalid time {text!r}")
-    year, month, day = int(m[1]), int(m[2]), int(m[3])
-    days = _dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
-    secs = days * 86400
-    frac = 0
-    if m[4] is not None:
-        hour, minute, second = int(m[4]), int(m[5]), int(m[6])
-        if hour > 23 or minute > 59 or second > 60:
-            raise ValueError(f"invalid time {text!r}")
-        secs += hour * 3600 + minute * 60 + second
-        if m[7]:
-            frac = int(m[7].ljust(9, "0"))
-        zone = m[8]
-        if zone not in ("Z", "z"):
-            sign = 1 if zone[0] == "+" else -1
-            secs -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return Time(secs * NS_PER_S + frac)
-
-
-@lru_cache(maxsize=4096)
-def _day_text(days: int) -> str:
-    return _dt.date.fromordinal(_EPOCH_ORDINAL + days).isoformat()
-
-
-def format_time(ns: int) -> str:
-    """RFC3339Nano in UTC with trailing fractional zeros trimmed, as Go prints it."""
-    secs, frac = divmod(int(ns), NS_PER_S)
-    days, rem = divmod(secs, 86400)
-    hour, rem = divmod(rem, 3600)
-    minute, second = divmod(rem, 60)
-    text = f"{_day_text(days)}T{hour:02d}:{minute:02d}:{second:02d}"
-    if frac:
-        text += "." + f"{frac:09d}".rstrip("0")
-    return text + "Z"
 
 
 def format_float(value: float) -> str:

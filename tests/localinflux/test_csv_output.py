@@ -10,7 +10,8 @@ import pytest
 from localinflux.flux import tables as T
 from localinflux.flux.csvout import Dialect, encode
 from localinflux.flux.errors import FluxError
-from localinflux.flux.values import format_float, format_time
+from localinflux.flux.values import format_float
+from localinflux.timefmt import format_rfc3339
 from tests.localinflux.flux_fakes import NS, client_tables
 
 T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
@@ -294,9 +295,9 @@ def test_floats_and_times_print_like_go():
     assert format_float(-2.5) == "-2.5"
     assert format_float(float("nan")) == "NaN"
     assert format_float(float("inf")) == "+Inf"
-    assert format_time(T0) == "2024-01-01T00:00:00Z"
-    assert format_time(T0 + 785_000_400) == "2024-01-01T00:00:00.7850004Z"
-    assert format_time(-1) == "1969-12-31T23:59:59.999999999Z"
+    assert format_rfc3339(T0) == "2024-01-01T00:00:00Z"
+    assert format_rfc3339(T0 + 785_000_400) == "2024-01-01T00:00:00.7850004Z"
+    assert format_rfc3339(-1) == "1969-12-31T23:59:59.999999999Z"
 
 
 def test_a_group_key_change_alone_continues_the_block():

@@ -208,3 +208,110 @@ def test_deleted_series_and_points_leave_the_indexed_and_fused_reads(http_flux, 
     assert http_flux.tables(env + ' |> filter(fn: (r) => r.device == "dev-2") |> last()') == []
     counts = http_flux.tables(env + " |> count()")
     assert [(r["device"], r.get_value()) for t in counts for r in t.records] == [("dev-1", 5)]
+
+
+def test_params_of_every_type_the_client_encodes_are_bound_in_the_query(client, data):
+    """influxdb-client turns each param into ``option <name> = <literal>`` in the extern:
+    str, int, float, bool, datetime (naive = UTC), timedelta (negative too), sequences and
+    dicts (arrays of their keys), None (left out), and AST node objects as given."""
+    from influxdb_client.domain.call_expression import CallExpression
+    from influxdb_client.domain.identifier import Identifier
+
+    tables = q(
+        client,
+        f'from(bucket: "{BUCKET}") |> range(start: since, stop: until)'
+        ' |> filter(fn: (r) => r._measurement == "environment" and r.device == device)'
+        " |> filter(fn: (r) => r._field == fields[0] and r._value >= low)"
+        " |> filter(fn: (r) => r._time >= since + step and r._time <= until + back and on)"
+        ' |> filter(fn: (r) => keys[1] == "b" and pair[1] == "y" and r._time < stamp)'
+        " |> limit(n: n)",
+        params={
+            "since": T0,
+            "until": dt.datetime(2024, 1, 1, 0, 9),  # naive: the client takes it as UTC
+            "device": "dev-1",
+            "fields": ["temperature"],
+            "low": 21.5,
+            "step": dt.timedelta(minutes=1),
+            "back": -dt.timedelta(minutes=2),
+            "on": True,
+            "keys": {"a": 1, "b": 2},
+            "pair": ("x", "y"),
+            "n": 3,
+            "unused": None,
+            "stamp": CallExpression("CallExpression", callee=Identifier("Identifier", "now")),
+        },
+    )
+    got = [(r.get_time(), r.get_value()) for t in tables for r in t.records]
+    assert got == [(T0 + dt.timedelta(minutes=m), 20.0 + m) for m in (2, 3, 4)]
+
+
+QUERY_PROFILE_COLUMNS = [
+    "result",
+    "table",
+    "_measurement",
+    "TotalDuration",
+    "CompileDuration",
+    "QueueDuration",
+    "PlanDuration",
+    "RequeueDuration",
+    "ExecuteDuration",
+    "Concurrency",
+    "MaxAllocated",
+    "TotalAllocated",
+    "RuntimeErrors",
+]
+OPERATOR_PROFILE_COLUMNS = [
+    "result",
+    "table",
+    "_measurement",
+    "Type",
+    "Label",
+    "Count",
+    "MinDuration",
+    "MaxDuration",
+    "DurationSum",
+    "MeanDuration",
+]
+
+
+def test_the_clients_profilers_get_the_profiler_tables_apart_from_the_data(client, data, server):
+    from influxdb_client.client.query_api import QueryOptions
+
+    before = server.stats.rows_returned
+    seen = []
+    api = client.query_api(
+        query_options=QueryOptions(profilers=["query", "operator"], profiler_callback=seen.append)
+    )
+    tables = api.query(
+        f'from(bucket: "{BUCKET}") |> range(start: 2024-01-01T00:00:00Z)'
+        ' |> filter(fn: (r) => r._field == "temperature") |> group() |> sort() |> limit(n: 2)'
+    )
+    assert [r.get_value() for t in tables for r in t.records] == [10.5, 10.5]  # data only
+    assert server.stats.rows_returned - before == 2
+    query, *operators = seen
+    assert list(query.values) == QUERY_PROFILE_COLUMNS
+    assert query["result"] == "_profiler"
+    assert query["_measurement"] == "profiler/query"
+    total = query["TotalDuration"]
+    assert total > 0
+    assert total >= query["CompileDuration"] + query["PlanDuration"] + query["ExecuteDuration"]
+    assert query["RuntimeErrors"] is None  # an empty string cell reads as null
+    # range, filter and group fuse into one storage read: one operator, named for its last step
+    assert [op["Type"] for op in operators] == ["group", "sort", "limit"]
+    assert [op["Label"] for op in operators] == ["group3", "sort4", "limit5"]
+    for op in operators:
+        assert list(op.values) == OPERATOR_PROFILE_COLUMNS
+        assert op["_measurement"] == "profiler/operator"
+        assert op["Count"] == 1
+        assert op["MinDuration"] == op["MaxDuration"] == op["DurationSum"] >= 0
+        assert op["MeanDuration"] == float(op["DurationSum"])
+    assert sum(op["DurationSum"] for op in operators) <= query["ExecuteDuration"]
+
+
+def test_without_profilers_enabled_there_is_no_profiler_result(client, data):
+    tables = q(
+        client,
+        'import "profiler"\noption profiler.enabledProfilers = [""]\n'
+        f'from(bucket: "{BUCKET}") |> range(start: 2024-01-01T00:00:00Z) |> count()',
+    )
+    assert {r["result"] for t in tables for r in t.records} == {"_result"}

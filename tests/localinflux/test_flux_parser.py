@@ -6,7 +6,8 @@ from localinflux.flux import ast
 from localinflux.flux.errors import CompileError
 from localinflux.flux.lexer import tokenize
 from localinflux.flux.parser import parse
-from localinflux.flux.values import Duration, duration_from_parts, parse_rfc3339
+from localinflux.flux.values import Duration, duration_from_parts
+from localinflux.timefmt import parse_rfc3339
 
 
 def kinds(text):

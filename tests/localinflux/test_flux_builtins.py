@@ -1,50 +1,20 @@
-"""Each Flux function against hand-computed tables, read back through influxdb-client's parser.
+"""Each built-in Flux function against hand-computed tables, read back through influxdb-client's
+parser (the built-ins: ``localinflux/flux/builtins/``, reads planned by ``flux/plan/``).
 
 Every test runs twice (see the ``flux`` fixture): straight into the engine, and end to end, the
 same points written to a real server through influxdb-client and queried over HTTP.
 """
 
-import datetime as dt
-import json
-
 import pytest
 
+from tests.localinflux.flux_dataset import DATA, ENV, MIN, NOW, SRC, T0, at, values
 from tests.localinflux.flux_fakes import NS
-
-T0 = 1704067200 * NS  # 2024-01-01T00:00:00Z
-MIN = 60 * NS
-# now() for the tests whose answer depends on it; the others run at the wall clock.
-NOW = "2024-01-01T01:00:00Z"
-UTC = dt.UTC
-
-DEV1 = {"device": "dev-1"}
-DATA = [
-    ("environment", DEV1, "temperature", [(T0 + i * MIN, 20.0 + i) for i in range(10)]),
-    ("environment", DEV1, "humidity", [(T0 + i * MIN, 40 + i) for i in range(10)]),
-    ("environment", {"device": "dev-2"}, "temperature", [(T0 + i * MIN, 10.5) for i in range(3)]),
-    ("deviceauth", {"deviceId": "dev-1"}, "key", [(T0, "k1")]),
-    ("deviceauth", {"deviceId": "dev-1"}, "token", [(T0, "t1")]),
-]  # fmt: skip
-
-
-def at(minutes, seconds=0):
-    return dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=minutes, seconds=seconds)
 
 
 @pytest.fixture
 def db(flux):
     flux.load(DATA)
     return flux
-
-
-def values(db, query, columns, **extra):
-    return [
-        [rec.values.get(c) for c in columns] for t in db.tables(query, **extra) for rec in t.records
-    ]
-
-
-SRC = 'from(bucket: "iot") |> range(start: 0)'
-ENV = SRC + ' |> filter(fn: (r) => r._measurement == "environment")'
 
 
 def test_it_returns_the_newest_point_of_each_series_and_field(db):
@@ -262,66 +232,6 @@ def test_schema_functions_list_tags_fields_and_measurements(db):
     assert (reply.status, reply.body) == (200, b"\r\n")
 
 
-def test_params_arrive_as_extern_options(db):
-    extern = {
-        "imports": [],
-        "body": [
-            {
-                "type": "OptionStatement",
-                "assignment": {
-                    "type": "VariableAssignment",
-                    "id": {"type": "Identifier", "name": "dev"},
-                    "init": {"type": "StringLiteral", "value": "dev-2"},
-                },
-            },
-            {
-                "type": "OptionStatement",
-                "assignment": {
-                    "type": "VariableAssignment",
-                    "id": {"type": "Identifier", "name": "since"},
-                    "init": {
-                        "type": "UnaryExpression",
-                        "operator": "-",
-                        "argument": {
-                            "type": "DurationLiteral",
-                            "values": [{"magnitude": 3600000000, "unit": "us"}],
-                        },
-                    },
-                },
-            },
-        ],
-    }
-    q = 'from(bucket: "iot") |> range(start: since) |> filter(fn: (r) => r.device == dev) |> last()'
-    result = db.tables(q, now=NOW, extern=extern)
-    assert [t.records[0].get_value() for t in result] == [10.5]
-    assert result[0].records[0].get_start() == at(0)
-
-
-def test_now_can_be_overridden_by_the_request(db):
-    q = 'from(bucket: "iot") |> range(start: -5m) |> filter(fn: (r) => r._field == "humidity")'
-    result = db.tables(q, now="2024-01-01T00:05:00Z")
-    assert [r.get_value() for t in result for r in t.records] == [
-        40,
-        41,
-        42,
-        43,
-        44,
-    ]
-
-
-def test_several_yields_come_back_as_named_results(db):
-    q = (
-        'data = from(bucket: "iot") |> range(start: 0)\n'
-        'data |> filter(fn: (r) => r._field == "key") |> yield(name: "keys")\n'
-        'data |> filter(fn: (r) => r._field == "token") |> yield(name: "tokens")'
-    )
-    result = db.tables(q)
-    assert [(t.records[0]["result"], t.records[0].get_value()) for t in result] == [
-        ("keys", "k1"),
-        ("tokens", "t1"),
-    ]
-
-
 def test_it_refuses_an_unbounded_read(db):
     status, body = db.error('from(bucket: "iot") |> filter(fn: (r) => true)')
     assert status == 400
@@ -337,38 +247,6 @@ def test_an_unknown_bucket_is_not_found(db):
         "code": "not found",
         "message": 'failed to initialize execute state: could not find bucket "nope"',
     }
-
-
-def test_unsupported_functions_are_refused_not_guessed(db):
-    status, body = db.error(SRC + " |> map(fn: (r) => r)")
-    assert (status, body["code"]) == (400, "invalid")
-    assert body["message"] == 'function "map" is not supported by this server'
-    status, body = db.error('import "strings"\nstrings.toUpper(v: "a")')
-    assert "not supported" in body["message"]
-
-
-def test_compile_errors_carry_positions(db):
-    status, body = db.error("x = 1\ny")
-    assert (status, body["message"]) == (400, "error @2:1-2:2: undefined identifier y")
-    status, body = db.error('from(bucket: "iot") |> range(strt: -1h)')
-    assert "unexpected argument strt" in body["message"]
-    assert body["message"].startswith("error @1:24-1:40:")
-
-
-def test_it_rejects_a_non_flux_query_type(db):
-    status, body = db.error("SELECT 1", type="influxql")
-    assert status == 400
-    assert body["message"].startswith("failed to decode request body:")
-
-
-def test_a_raw_flux_body_gets_a_header_only_csv_with_result_names(db):
-    q = 'from(bucket: "iot") |> range(start: 0, stop: 2024-01-01T01:00:00Z)'
-    q += ' |> filter(fn: (r) => r._field == "key") |> last()'
-    reply = db.post(q.encode(), "application/vnd.flux")
-    assert reply.status == 200
-    lines = reply.body.decode().split("\r\n")
-    assert lines[0] == ",result,table,_start,_stop,_time,_value,_field,_measurement,deviceId"
-    assert lines[1].startswith(",_result,0,1970-01-01T00:00:00Z,2024-01-01T01:00:00Z,")
 
 
 @pytest.mark.parametrize(
@@ -403,56 +281,6 @@ def test_measurement_helpers_of_the_schema_package(db):
     status, body = db.error(imp + 'schema.tagKeys(bucket: "iot")')
     assert status == 400
     assert body["message"] == 'function "schema.tagKeys" is not supported by this server'
-
-
-@pytest.mark.parametrize(
-    ("dialect", "message"),
-    [
-        ({"delimiter": ";;"}, "delimiter"),
-        ({"annotations": ["datatype", "bogus"]}, "bogus"),
-        ({"dateTimeFormat": "unix"}, "dateTimeFormat"),
-    ],
-)
-def test_bad_dialects_are_rejected(db, dialect, message):
-    reply = db.post(json.dumps({"query": SRC, "dialect": dialect}).encode())
-    assert reply.status == 400
-    assert message in reply.json["message"]
-
-
-def test_a_malformed_body_is_a_decode_error(db):
-    reply = db.post(b"{not json")
-    assert reply.status == 400
-    assert reply.json["message"].startswith("failed to decode request body:")
-
-
-def test_functions_and_variables_defined_in_the_query(db):
-    q = (
-        "hot = (t) => t > 27.0\n"
-        "pick = (tables=<-, f) => tables |> filter(fn: (r) => r._field == f)\n"
-        f'{ENV} |> pick(f: "temperature") |> filter(fn: (r) => hot(t: r._value))'
-    )
-    assert values(db, q, ["_value"]) == [[28.0], [29.0]]
-
-
-@pytest.mark.parametrize(
-    "expression",
-    [
-        "1 + 2 * 3 == 7",
-        "10 / 3 == 3 and -7 / 2 == -3 and -7 % 3 == -1",
-        "1.5 * 2.0 == 3.0",
-        '"a" + "b" == "ab"',
-        "2024-01-01T00:00:00Z + 1h30m == 2024-01-01T01:30:00Z",
-        "2024-01-31T00:00:00Z + 1mo == 2024-02-29T00:00:00Z",
-        "now() - 1h == 2024-01-01T00:00:00Z",
-        "not false and exists r._value and not exists r.nothing",
-        "[1, 2, 3][1] == 2 and {a: 1, b: 2}.b == 2",
-        "if 1 > 2 then false else true",
-        '"sensor-12" =~ /^sensor-\\d+$/ and "x" !~ /y/',
-    ],
-)
-def test_expressions_evaluate_like_flux(db, expression):
-    q = ENV + f' |> filter(fn: (r) => r.device == "dev-2" and ({expression}))'
-    assert len(values(db, q, ["_value"], now=NOW)) == 3
 
 
 def test_aggregate_window_time_source_and_period(db):
@@ -491,17 +319,6 @@ def test_a_filter_with_thousands_of_alternatives_still_runs(db):
         ["dev-1", "temperature"],
         ["dev-2", "temperature"],
     ]
-
-
-def test_option_now_blocks_defaults_and_record_extension(db):
-    q = (
-        "option now = () => 2024-01-01T00:05:00Z\n"
-        "add = (a, b=1) => {\n  s = a + b\n  return s\n}\n"
-        'from(bucket: "iot") |> range(start: -5m)'
-        ' |> filter(fn: (r) => r._field == "humidity" and ({r with n: add(a: 1)}).n == 2)'
-    )
-    assert values(db, q, ["_time", "_value"]) == [[at(i), 40 + i] for i in range(5)]
-    assert db.rows_returned == 5
 
 
 def test_points_written_out_of_order_and_overwritten_read_back_sorted(flux):

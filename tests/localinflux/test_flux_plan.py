@@ -176,13 +176,6 @@ def test_regex_filters_on_tags_match_exactly_what_re2_matches(flux, regex, expec
     assert {rec["device"] for t in negated for rec in t.records} == set(names) - expected
 
 
-def test_the_garbage_collector_is_back_on_after_queries_and_errors(reader):
-    assert gc.isenabled()
-    query(reader, ENV + " |> last() |> group()")
-    run(reader, ENV + " |> nosuchfunction()", now_ns=NOW)
-    assert gc.isenabled()
-
-
 def test_indexes_kept_for_many_buckets_do_not_hold_deleted_series_in_memory():
     reader = FakeReader()
     doomed = reader.add(B, "environment", {"device": "gone"}, "Temperature", [(T0, 1.0)])

@@ -1,0 +1,56 @@
+"""What a row function reads: the analysis that decides which filters can prune series."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .. import ast
+
+
+def referenced_columns(node: ast.Node, param: str) -> set[str] | None:
+    """Columns of ``param`` the expression reads; None if it uses the record in another way."""
+    found: set[str] = set()
+    ok = True
+
+    def walk(n: object) -> None:
+        nonlocal ok
+        if (
+            isinstance(n, ast.MemberExpr)
+            and isinstance(n.obj, ast.Identifier)
+            and n.obj.name == param
+        ):
+            found.add(n.prop)
+            return
+        if isinstance(n, ast.Identifier):
+            if n.name == param:
+                ok = False
+            return
+        if isinstance(n, ast.FunctionExpr) and any(p.name == param for p in n.params):
+            return  # the parameter is shadowed inside
+        if isinstance(n, list | tuple):
+            for item in n:
+                walk(item)
+            return
+        if isinstance(n, ast.Node):
+            for value in vars(n).values():
+                if isinstance(value, ast.Node | list | tuple):
+                    walk(value)
+        if isinstance(n, ast.Param) and n.default is not None:
+            walk(n.default)
+
+    walk(node)
+    return found if ok else None
+
+
+def conjuncts(node: ast.Node) -> list[ast.Node]:
+    if isinstance(node, ast.LogicalExpr) and node.op == "and":
+        return conjuncts(node.left) + conjuncts(node.right)
+    return [node]
+
+
+def union_terms_of(pred: Callable, cols: tuple[str, ...]) -> tuple | None:
+    """The predicate's ``union_terms`` (see ``compiled``) if they cover exactly ``cols``."""
+    terms = getattr(pred, "union_terms", None)
+    if terms is None or {col for col, _ in terms} != set(cols):
+        return None
+    return terms
