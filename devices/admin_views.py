@@ -115,6 +115,8 @@ class DeviceAdminViews:
     def token(self, request: HttpRequest, device_id: str) -> HttpResponse:
         """The admin's one page that shows a token: never cached or stored, shown once (the
         entry leaves the session as it is shown, here or on the site's token page)."""
+        if request.method == "HEAD":
+            return token_stash.head(device_id)
         title, context = token_stash.take(request, device_id)
         return token_stash.never_store(
             self._render(request, "admin/devices/credentials.html", title, context)

@@ -87,16 +87,28 @@ def _take_row(request: HttpRequest, device_id: str) -> PendingCredentials | None
     return row if deleted else None
 
 
-def take(request: HttpRequest, device_id: str) -> tuple[str, dict]:
-    """Take the stashed credentials out: ``(title, context)`` for a token page, with ``creds``
-    None once they were shown (here, or on the other token page) or left too long.
-
-    An id that cannot be a device's answers 404, as on every other device URL.
-    """
+def check_id(device_id: str) -> None:
+    """An id that cannot be a device's answers 404, as on every other device URL."""
     try:
         validate_device_id(device_id)
     except ValueError as exc:
         raise influx.InvalidDeviceId(str(exc)) from None
+
+
+def head(device_id: str) -> HttpResponse:
+    """HEAD of a token page: the status only. It must not use up the one display (link
+    prefetchers and monitors send HEAD), so nothing is taken."""
+    check_id(device_id)
+    return never_store(HttpResponse())
+
+
+def take(request: HttpRequest, device_id: str) -> tuple[str, dict]:
+    """Take the stashed credentials out: ``(title, context)`` for a token page, with ``creds``
+    None once they were shown (here, or on the other token page) or left too long.
+
+    An id that cannot be a device's answers 404 (``check_id``).
+    """
+    check_id(device_id)
     row = _take_row(request, device_id)
     if row is None:
         return "Token already shown", {"device_id": device_id, "creds": None}

@@ -44,6 +44,8 @@ def _to_token_page(creds: influx.DeviceCredentials):
 @staff_required
 def token(request: HttpRequest, device_id: str):
     """The one page that shows a token: never cached, never stored, shown once."""
+    if request.method == "HEAD":
+        return token_stash.head(device_id)
     title, ctx = token_stash.take(request, device_id)
     page = render(request, "devices/credentials.html", {"title": title, **ctx})
     return token_stash.never_store(page)

@@ -183,3 +183,12 @@ def test_token_pages_answer_404_for_ids_no_device_can_have(staff_client, bad_id)
 
     assert staff_client.get(f"/devices/{quote(bad_id)}/token/").status_code == 404
     assert staff_client.get(f"/admin/devices/{quote(bad_id)}/token/").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["/devices/head-2/token/", "/admin/devices/head-2/token/"])
+def test_a_head_request_does_not_use_up_the_one_display(staff_client, influx, page):
+    staff_client.post("/devices/register/", {"device_id": "head-2"})
+    assert staff_client.head(page).status_code == 200  # a link prefetcher, a monitor
+    shown = staff_client.get(page)
+    assert shown.context["creds"] is not None
+    assert shown.context["creds"].token in shown.content.decode()
