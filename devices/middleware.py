@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
@@ -60,7 +61,11 @@ class TokenStashSweepMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token_stash.sweep()
+        try:
+            token_stash.sweep()
+        except DatabaseError as exc:
+            # The page may not need the database (/healthz); the next request sweeps again.
+            log.warning("Could not sweep unclaimed device tokens: %s", exc)
         return self.get_response(request)
 
 

@@ -192,3 +192,16 @@ def test_a_head_request_does_not_use_up_the_one_display(staff_client, influx, pa
     shown = staff_client.get(page)
     assert shown.context["creds"] is not None
     assert shown.context["creds"].token in shown.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_failing_sweep_does_not_fail_the_page(client, influx, monkeypatch):
+    from django.db import OperationalError
+
+    from devices import token_stash
+
+    def broken_sweep():
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(token_stash, "sweep", broken_sweep)
+    assert client.get("/healthz").status_code == 200
