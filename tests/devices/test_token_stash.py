@@ -205,3 +205,20 @@ def test_a_failing_sweep_does_not_fail_the_page(client, influx, monkeypatch):
 
     monkeypatch.setattr(token_stash, "sweep", broken_sweep)
     assert client.get("/healthz").status_code == 200
+
+
+def test_the_sweep_command_deletes_unclaimed_tokens_for_cron(staff_client, influx, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from devices import token_stash
+
+    staff_client.post("/devices/register/", {"device_id": "cron-1"})
+    token = svc.device_credentials("cron-1").token
+    later = token_stash._clock() + token_stash.TTL + 1
+    monkeypatch.setattr(token_stash, "_clock", lambda: later)
+    out = StringIO()
+    call_command("sweep_device_tokens", stdout=out)  # no request at all
+    assert "Deleted 1 unclaimed device token(s)." in out.getvalue()
+    assert token not in stored_server_text()
