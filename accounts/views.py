@@ -116,7 +116,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form):
         ResetRequest.objects.create(
             created_at=timezone.now(),
-            ip_address=client_ip(self.request),
+            ip_address=client_ip(self.request) or "",
             email=form.cleaned_data["email"].lower(),
         )
         try:
@@ -137,7 +137,7 @@ def _throttled(request: HttpRequest) -> int:
     email = (request.POST.get("email") or "").strip().lower()[:254]
     recent = ResetRequest.objects.filter(created_at__gt=since)
     ResetRequest.objects.filter(created_at__lte=since).delete()
-    for same in (recent.filter(ip_address=client_ip(request)), recent.filter(email=email)):
+    for same in (recent.filter(ip_address=client_ip(request) or ""), recent.filter(email=email)):
         times = list(same.order_by("-created_at").values_list("created_at", flat=True)[:limit])
         if len(times) >= limit:
             wait = times[-1] + RESET_WINDOW - timezone.now()

@@ -114,3 +114,28 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(client, staff_user,
     other = Client()
     ok = attempt(other, "/accounts/login/", RIGHT, HTTP_X_FORWARDED_FOR="198.51.100.2", **proxy)
     assert ok.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("count", "meta", "expected"),
+    [
+        (0, {"REMOTE_ADDR": "192.0.2.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}, "192.0.2.1"),
+        (1, {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}, "203.0.113.7"),
+        (1, {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 2.2.2.2"}, "2.2.2.2"),
+        (2, {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 2.2.2.2"}, "1.1.1.1"),
+        # Fewer entries than proxies: not through all of them, the header is not believed.
+        (2, {"REMOTE_ADDR": "192.0.2.1", "HTTP_X_FORWARDED_FOR": "1.1.1.1"}, "192.0.2.1"),
+        # Not an address (a client's invention the proxy passed on): the connection's.
+        (1, {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "'; drop"}, "127.0.0.1"),
+        (0, {"REMOTE_ADDR": ""}, None),  # a unix socket
+    ],
+)
+def test_the_client_address_trusts_only_the_configured_proxies(settings, count, meta, expected):
+    from django.test import RequestFactory
+
+    from accounts.client_ip import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = count
+    request = RequestFactory().get("/", **meta)
+    request.META.update(meta)
+    assert client_ip(request) == expected
