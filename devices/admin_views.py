@@ -14,13 +14,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import influx, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 
-get_only = method_decorator(require_GET)
-get_or_post = method_decorator(require_http_methods(["GET", "POST"]))
+get_only = method_decorator(require_safe)  # GET and HEAD
+get_or_post = method_decorator(require_http_methods(["GET", "HEAD", "POST"]))
 
 
 class DeviceAdminViews:
@@ -69,7 +69,12 @@ class DeviceAdminViews:
         if creds is not None:
             return self._to_token_page(creds)
         context = {"form": form}
-        return self._render(request, "admin/devices/register.html", "Register a device", context)
+        response = self._render(
+            request, "admin/devices/register.html", "Register a device", context
+        )
+        if form.field_missing:
+            response.status_code = 400
+        return response
 
     @get_only
     def detail(self, request: HttpRequest, device_id: str) -> HttpResponse:
@@ -110,6 +115,8 @@ class DeviceAdminViews:
     def token(self, request: HttpRequest, device_id: str) -> HttpResponse:
         """The admin's one page that shows a token: never cached or stored, shown once (the
         entry leaves the session as it is shown, here or on the site's token page)."""
+        if request.method == "HEAD":
+            return token_stash.head(device_id)
         title, context = token_stash.take(request, device_id)
         return token_stash.never_store(
             self._render(request, "admin/devices/credentials.html", title, context)

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import wraps
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from . import influx
 
@@ -45,7 +45,7 @@ def api_login_required(view):
     return wrapped
 
 
-@require_GET
+@require_safe
 @api_login_required
 def device_list(request: HttpRequest):
     """All registered devices; ``?q=`` filters by id, ``?page=`` pages through large fleets."""
@@ -64,7 +64,7 @@ def device_list(request: HttpRequest):
     return response
 
 
-@require_GET
+@require_safe
 @api_login_required
 def device_detail(request: HttpRequest, device_id: str):
     view = influx.device_view(device_id)  # one request: the device and its readings

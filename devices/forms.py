@@ -16,7 +16,20 @@ class RegisterForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
 
+    MISSING = (
+        "The request carried no device id field, so nothing was registered. Use the form: "
+        "an empty device id there generates one."
+    )
+
+    @property
+    def field_missing(self) -> bool:
+        """A POST without the field at all (a JSON or garbage body, a broken upload) is not
+        the form's "leave empty to generate one": it must never register a random id."""
+        return self.is_bound and "device_id" not in self.data
+
     def clean_device_id(self) -> str:
+        if self.field_missing:
+            raise forms.ValidationError(self.MISSING)
         value = self.cleaned_data["device_id"]
         if value:
             try:

@@ -4,16 +4,69 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from . import influx
+from . import influx, token_stash
 
 log = logging.getLogger(__name__)
+
+# The JSON API's error bodies when the response came from Django itself (405 from a method
+# decorator, 403 from CSRF, 400 from a suspicious request, 500 from a bug...).
+_API_ERRORS = {
+    400: ("bad request", "The request could not be understood."),
+    401: ("unauthorized", "Log in first (session required)."),
+    403: ("forbidden", "Not allowed."),
+    404: ("not found", "No such API endpoint."),
+    405: ("method not allowed", "This endpoint does not answer that method."),
+    429: ("too many requests", "Too many requests; try again later."),
+    500: ("internal error", "The server failed; the error is logged."),
+    503: ("unavailable", "The service is unavailable; try again later."),
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
 
 
 def wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or request.path.rstrip("/") == "/healthz"
+
+
+class JsonErrorsMiddleware:
+    """Every error under /api/ (and /healthz) answers JSON ``{"code", "message"}``: scripts
+    parse the body, and an HTML error page there would be read as a broken API."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code < 400 or not wants_json(request):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        code, message = _API_ERRORS.get(
+            response.status_code, ("error", f"HTTP {response.status_code}.")
+        )
+        body = JsonResponse({"code": code, "message": message}, status=response.status_code)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                body[header] = response[header]
+        return body
+
+
+class TokenStashSweepMiddleware:
+    """Any request of any client deletes the device tokens nobody picked up in time."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            token_stash.sweep()
+        except DatabaseError as exc:
+            # The page may not need the database (/healthz); the next request sweeps again.
+            log.warning("Could not sweep unclaimed device tokens: %s", exc)
+        return self.get_response(request)
 
 
 class InfluxErrorMiddleware:

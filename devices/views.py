@@ -9,12 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import (
-    require_GET,
-    require_http_methods,
-    require_POST,
-    require_safe,
-)
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from . import influx, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
@@ -45,21 +40,23 @@ def _to_token_page(creds: influx.DeviceCredentials):
     return redirect("devices:token", device_id=creds.device_id)
 
 
-@require_GET
+@require_safe
 @staff_required
 def token(request: HttpRequest, device_id: str):
     """The one page that shows a token: never cached, never stored, shown once."""
+    if request.method == "HEAD":
+        return token_stash.head(device_id)
     title, ctx = token_stash.take(request, device_id)
     page = render(request, "devices/credentials.html", {"title": title, **ctx})
     return token_stash.never_store(page)
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest):
     return redirect("devices:list")
 
 
-@require_GET
+@require_safe
 @login_required
 def device_list(request: HttpRequest):
     form = SearchForm(request.GET)
@@ -69,17 +66,18 @@ def device_list(request: HttpRequest):
     return render(request, "devices/list.html", ctx)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def register(request: HttpRequest):
     form = RegisterForm(request.POST if request.method == "POST" else None)
     creds = pages.register(request, form)
     if creds is not None:
         return _to_token_page(creds)
-    return render(request, "devices/register.html", {"form": form})
+    status = 400 if form.field_missing else 200
+    return render(request, "devices/register.html", {"form": form}, status=status)
 
 
-@require_GET
+@require_safe
 @login_required
 def detail(request: HttpRequest, device_id: str):
     range_key = range_from(request)
@@ -96,7 +94,7 @@ def detail(request: HttpRequest, device_id: str):
     return render(request, "devices/detail.html", ctx)
 
 
-@require_GET
+@require_safe
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
     range_key = range_from(request)
@@ -113,7 +111,7 @@ def dashboard(request: HttpRequest, device_id: str):
     return render(request, "devices/dashboard.html", ctx)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @staff_required
 def remove(request: HttpRequest, device_id: str):
     device = influx.get_device(device_id)

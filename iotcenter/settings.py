@@ -134,3 +134,44 @@ LOGGING = {
         "influxdb_client": {"level": "WARNING"},
     },
 }
+
+# --- Login throttling and mail (django-axes; password reset only when mail is set up) ---------
+# Failed logins are counted per username AND client address in the database (shared by every
+# worker and host), on the site's login and /admin/login/ alike. After AXES_FAILURE_LIMIT
+# failures that pair is locked out for AXES_COOLOFF_MINUTES, even with the right password.
+INSTALLED_APPS += ["axes", "accounts", "devices.stash"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+# API errors as JSON (outermost but one, so it sees every error response); unclaimed device
+# tokens swept from the database on any request; axes last, as its documentation asks.
+MIDDLEWARE.insert(1, "devices.middleware.JsonErrorsMiddleware")
+MIDDLEWARE += [
+    "devices.middleware.TokenStashSweepMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_MINUTES = env.int("AXES_COOLOFF_MINUTES", default=15)
+AXES_COOLOFF_TIME = AXES_COOLOFF_MINUTES / 60  # axes reads a number as hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout"
+# The client address: REMOTE_ADDR, unless TRUSTED_PROXY_COUNT proxies (that each append to
+# X-Forwarded-For) stand in front of the app; then the address the outermost of them saw.
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Password reset requests per client address and per email address in an hour.
+PASSWORD_RESET_LIMIT = env.int("PASSWORD_RESET_LIMIT", default=5)
+
+# Mail: EMAIL_URL such as smtp+tls://user:password@mail.example.com:587 (django-environ's
+# forms). Without it no mail can be sent, so the password reset pages are not offered.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+    MAIL_CONFIGURED = True
+else:
+    MAIL_CONFIGURED = False
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="iot-center@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.context_processors.mail")

@@ -346,3 +346,18 @@ def test_the_register_page_needs_no_influxdb_and_shows_the_admin_sidebar(
     assert 'id="nav-sidebar"' in page
     assert 'aria-current="page">Devices</a>' in page
     assert 'name="device_id"' in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    ["username__regex=(", "username__iregex=[", "email__regex=*", "groups__name__regex=("],
+)
+def test_a_regex_lookup_in_a_change_list_url_is_400_not_500(query, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "pw-1x")
+    client = Client(raise_request_exception=False)
+    client.force_login(admin_user)
+    assert client.get(f"/admin/auth/user/?{query}").status_code == 400
+    assert client.get("/admin/auth/group/?name__regex=(").status_code == 400
+    # The change list's own filters and search still work.
+    assert client.get("/admin/auth/user/?is_staff__exact=1&q=ro").status_code == 200

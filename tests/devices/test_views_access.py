@@ -15,6 +15,7 @@ CHANGE_REQUESTS = [
 ]
 
 
+@pytest.mark.django_db  # every request sweeps unclaimed device tokens (token_stash.sweep)
 def test_it_redirects_the_root_to_the_device_list(client):
     response = client.get("/")
     assert response.status_code == 302
@@ -31,6 +32,7 @@ def test_it_redirects_the_root_to_the_device_list(client):
         "/devices/dev-1/remove/",
     ],
 )
+@pytest.mark.django_db
 def test_it_sends_anonymous_visitors_to_the_login_page(client, url):
     response = client.get(url)
     assert response.status_code == 302

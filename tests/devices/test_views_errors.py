@@ -32,6 +32,7 @@ def test_it_answers_503_json_from_the_api_when_influxdb_is_stopped(staff_client,
         }
 
 
+@pytest.mark.django_db  # every request sweeps unclaimed device tokens
 def test_healthz_reports_a_stopped_influxdb_without_login(client, offline_influx):
     response = client.get("/healthz")
     assert response.status_code == 503
@@ -52,6 +53,7 @@ def test_healthz_tells_logged_in_users_where_influxdb_is(user_client, offline_in
     assert body["influxdb"]["message"]
 
 
+@pytest.mark.django_db  # every request sweeps unclaimed device tokens
 def test_healthz_passes_when_influxdb_is_ready(client, influx):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -118,6 +120,7 @@ def test_it_says_what_to_fix_when_the_token_is_rejected(staff_client, influx, se
     assert "not-a-valid-token" not in page  # ...without showing it
 
 
+@pytest.mark.django_db  # every request sweeps unclaimed device tokens
 def test_healthz_answers_head_requests_for_load_balancers(client, influx):
     response = client.head("/healthz")
     assert response.status_code == 200
