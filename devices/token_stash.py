@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 
 from . import influx
-from .flux import validate_device_id
+from .ids import validate_device_id
 from .stash.models import PendingCredentials
 
 # Session key: {device id: stash id of its PendingCredentials row}.

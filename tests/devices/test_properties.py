@@ -15,7 +15,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devices import flux
+from devices import ids
 from devices import influx as svc
 
 pytestmark = pytest.mark.localonly
@@ -91,7 +91,7 @@ def writes(stats) -> int:
 @given(device_id=NEAR_IDS)
 def test_an_invalid_id_in_any_url_is_404_before_any_request(web, device_id):
     client, stats = web
-    if flux.is_valid_device_id(device_id):
+    if ids.is_valid_device_id(device_id):
         return
     for page in SITE_ID_PAGES:
         fresh(stats)
@@ -119,7 +119,7 @@ def test_any_id_in_a_url_is_answered_never_500(web, device_id):
 def test_the_register_form_refuses_invalid_ids_before_any_request(web, device_id):
     client, stats = web
     cleaned = device_id.strip()
-    if not cleaned or (flux.is_valid_device_id(cleaned) and "\x00" not in device_id):
+    if not cleaned or (ids.is_valid_device_id(cleaned) and "\x00" not in device_id):
         return  # would register (generated or valid id): covered by the page tests
     for page in ("/devices/register/", "/admin/devices/register/"):
         fresh(stats)
