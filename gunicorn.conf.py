@@ -9,10 +9,16 @@ up to 7 stalled connections in one worker still leave it a thread. Against many 
 a buffering proxy (nginx, a cloud load balancer) in front: it reads whole requests before
 gunicorn sees them.
 
-Command-line options override these; the environment variables below tune them.
+Command-line options override these; the environment variables below (or `.env`, as for the
+app's settings) tune them.
 """
 
 import os
+from pathlib import Path
+
+import environ
+
+environ.Env.read_env(Path(__file__).resolve().parent / ".env", overwrite=False)
 
 # 127.0.0.1: a TLS-terminating proxy on the same host forwards to it.
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
