@@ -132,3 +132,14 @@ def test_the_server_error_page_passes_the_policy(client, settings):
     from django.template import loader
 
     assert blocked_by_policy(loader.get_template("500.html").render()) == []
+
+
+@pytest.mark.django_db
+def test_the_error_pages_carry_the_policy_and_pass_it(client, plain_user, offline_influx):
+    client.force_login(plain_user)
+    unavailable = client.get("/devices/")
+    assert unavailable.status_code == 503
+    assert_policy(unavailable, "503 page")
+    not_allowed = client.get("/devices/register/")
+    assert not_allowed.status_code == 403
+    assert_policy(not_allowed, "403 page")
