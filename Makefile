@@ -37,10 +37,11 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## serve: production-style: collect static files and run gunicorn (needs SECRET_KEY, INFLUX_*)
+## serve: production-style: collect static files and run gunicorn as the README's deploy recipe
+## does, with gunicorn.conf.py (needs SECRET_KEY, INFLUX_*)
 serve: $(VENV)/.runtime
 	$(PY) manage.py collectstatic --noinput
-	$(VENV)/bin/gunicorn iotcenter.wsgi --bind 127.0.0.1:8000 --workers 2 --timeout 60
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py iotcenter.wsgi
 
 ## bench: benchmarks, printed side by side
 bench: $(VENV)/.dev

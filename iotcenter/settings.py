@@ -6,8 +6,11 @@ See ``.env.example`` for the full list with safe placeholders.
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
+
+from iotcenter.dbfiles import default_sqlite_path, make_private_sqlite
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -34,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "csp",  # Content-Security-Policy header (settings in the deployment block below)
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "devices",
@@ -41,6 +45,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,7 +75,16 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "iotcenter.wsgi.application"
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# SQLite by default, in a private directory (iotcenter/dbfiles.py); PostgreSQL with
+# DATABASE_URL=postgres://user:password@host:5432/name (psycopg 3, see requirements.txt).
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": default_sqlite_path(BASE_DIR)}
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    make_private_sqlite(DATABASES["default"]["NAME"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -111,6 +125,41 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- Deployment: HTTPS behind a TLS proxy, Content-Security-Policy --------------------------
+# All off by default (plain http on 127.0.0.1); the README's deploy recipe turns them on.
+# "HTTP_X_FORWARDED_PROTO,https": the header the TLS proxy sets, and its value on https
+# requests. Set it only when a proxy that overwrites that header is in front of gunicorn.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured(
+        "SECURE_PROXY_SSL_HEADER is a header and a value, e.g. HTTP_X_FORWARDED_PROTO,https."
+    )
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# A load balancer's plain-http health probe gets its answer, not a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+
+# django-csp 4: every page, the admin's included, loads scripts, styles, images and fonts from
+# this site only: no inline script or style, no eval, no CDN. (The token pages' "Download as
+# JSON" is a data: link the browser downloads; downloads are not subject to CSP.)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- InfluxDB -------------------------------------------------------------------------------
 # Validated by the system checks in devices/checks.py (they say what to set when one is wrong).
