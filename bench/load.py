@@ -194,16 +194,32 @@ def app_env(workdir: Path, influx: dict) -> dict:
 
 
 def set_up_app(env: dict) -> str:
-    """Buckets, tables, static files, devices with telemetry; returns the operator's password."""
-    manage(env, "influx_setup")
-    manage(env, "migrate", "--noinput")
-    manage(env, "collectstatic", "--noinput")
-    out = manage(env, "create_operator", "--username", OPERATOR)
-    password = re.search(r"^Password: (\S+)$", out, re.M)
-    if not password:
-        raise RuntimeError(f"create_operator printed no password:\n{out}")
-    manage(env, "simulate", *DEVICES, "--create", "--backfill-days", "1", "--seed", "1")
-    return password.group(1)
+    """Buckets, tables, static files, devices with telemetry; returns the operator's password.
+
+    Three independent chains of commands, run side by side: InfluxDB's buckets then the devices,
+    the database then the operator, the static files.
+    """
+
+    def influx_chain() -> None:
+        manage(env, "influx_setup")
+        manage(env, "simulate", *DEVICES, "--create", "--backfill-days", "1", "--seed", "1")
+
+    def database_chain() -> str:
+        manage(env, "migrate", "--noinput")
+        out = manage(env, "create_operator", "--username", OPERATOR)
+        password = re.search(r"^Password: (\S+)$", out, re.M)
+        if not password:
+            raise RuntimeError(f"create_operator printed no password:\n{out}")
+        return password.group(1)
+
+    with ThreadPoolExecutor(3) as pool:
+        chains = [
+            pool.submit(influx_chain),
+            pool.submit(database_chain),
+            pool.submit(manage, env, "collectstatic", "--noinput"),
+        ]
+        results = [c.result() for c in chains]  # raises the first chain's failure
+    return results[1]
 
 
 def gunicorn_command(gunicorn_args: str, port: int) -> list[str]:
@@ -375,7 +391,9 @@ def _fmt(ms: float | None) -> str:
 def print_report(report: dict, out=sys.stdout) -> None:
     print(
         f"\n{report['clients']} clients for {report['duration_s']:.1f} s, "
-        f"gunicorn {report['gunicorn']}; simulate --loop writing: {report['simulate']}",
+        f"gunicorn {report['gunicorn']}; simulate --loop writing: {report['simulate']}; "
+        f"this load generator used {report['load_generator_cpu_s']:.1f} s of CPU "
+        f"(on {os.cpu_count()} cores)",
         file=out,
     )
     header = f"{'target':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}"
@@ -431,7 +449,7 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
         stop = threading.Event()
         workers = [Client(n, port, s, paths, stop) for n, s in enumerate(sessions)]
         print(f"running {clients} clients for {seconds:g} s", file=log)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for w in workers:
             w.start()
         stop.wait(seconds)
@@ -439,6 +457,7 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
         for w in workers:
             w.join(timeout=REQUEST_TIMEOUT_S + 5)
         duration = time.perf_counter() - start
+        client_cpu = time.process_time() - cpu_start
         if simulate.poll() is not None:
             state = f"EXITED ({simulate.returncode}) during the run"
         else:
@@ -449,6 +468,7 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
             "duration_s": duration,
             "gunicorn": shlex.join(command[1:]),
             "simulate": state,
+            "load_generator_cpu_s": client_cpu,
             "paths": paths,
             **summarize(workers, duration),
         }
