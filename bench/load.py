@@ -150,7 +150,7 @@ def wait_http(url_path: str, port: int, proc: subprocess.Popen, stack: Stack, na
     raise RuntimeError(f"{name} did not answer {url_path} within 60 s")
 
 
-def start_influx(stack: Stack) -> dict:
+def start_influx(stack: Stack) -> tuple[subprocess.Popen, dict]:
     port = free_port()
     token = secrets.token_urlsafe(32)
     env = {
@@ -162,7 +162,7 @@ def start_influx(stack: Stack) -> dict:
     args += ["--org", "iot-center", "--bucket", "iot_center", "--quiet"]
     proc = stack.popen("localinflux", args, env)
     wait_http("/ping", port, proc, stack, "localinflux")
-    return {
+    return proc, {
         "INFLUX_URL": f"http://{HOST}:{port}",
         "INFLUX_TOKEN": token,
         "INFLUX_ORG": "iot-center",
@@ -228,6 +228,27 @@ def gunicorn_command(gunicorn_args: str, port: int) -> list[str]:
         raise SystemExit("--gunicorn-args: leave out --bind, this command binds 127.0.0.1 itself")
     gunicorn = Path(sys.executable).with_name("gunicorn")
     return [str(gunicorn), *args, "--bind", f"{HOST}:{port}"]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children alive now, from Linux's /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        me = int(stat.parent.name)
+        if me == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def cpu_by_process(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
+    if not Path("/proc/self/stat").exists():
+        return {}
+    return {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
 
 
 # -- HTTP clients ------------------------------------------------------------------------------
@@ -391,11 +412,11 @@ def _fmt(ms: float | None) -> str:
 def print_report(report: dict, out=sys.stdout) -> None:
     print(
         f"\n{report['clients']} clients for {report['duration_s']:.1f} s, "
-        f"gunicorn {report['gunicorn']}; simulate --loop writing: {report['simulate']}; "
-        f"this load generator used {report['load_generator_cpu_s']:.1f} s of CPU "
-        f"(on {os.cpu_count()} cores)",
+        f"gunicorn {report['gunicorn']}; simulate --loop writing: {report['simulate']}",
         file=out,
     )
+    cpu = ", ".join(f"{k} {v:.1f} s" for k, v in report["cpu_s_during_run"].items())
+    print(f"CPU used during the run ({os.cpu_count()} cores): {cpu}", file=out)
     header = f"{'target':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}"
     header += f" {'p99 ms':>8} {'errors':>6}  by kind"
     print(header, file=out)
@@ -429,7 +450,8 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
     stack = Stack(workdir)
     try:
         print("starting the local InfluxDB-compatible server", file=log)
-        env = app_env(workdir, start_influx(stack))
+        influx_proc, influx = start_influx(stack)
+        env = app_env(workdir, influx)
         print("setting up the app (buckets, migrate, collectstatic, operator, devices)", file=log)
         password = set_up_app(env)
         simulate = stack.popen(
@@ -449,6 +471,8 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
         stop = threading.Event()
         workers = [Client(n, port, s, paths, stop) for n, s in enumerate(sessions)]
         print(f"running {clients} clients for {seconds:g} s", file=log)
+        watched = {"gunicorn": gunicorn, "localinflux": influx_proc, "simulate": simulate}
+        cpu_before = cpu_by_process(watched)
         start, cpu_start = time.perf_counter(), time.process_time()
         for w in workers:
             w.start()
@@ -458,6 +482,9 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
             w.join(timeout=REQUEST_TIMEOUT_S + 5)
         duration = time.perf_counter() - start
         client_cpu = time.process_time() - cpu_start
+        cpu_after = cpu_by_process(watched)
+        cpu = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+        cpu["load generator"] = client_cpu
         if simulate.poll() is not None:
             state = f"EXITED ({simulate.returncode}) during the run"
         else:
@@ -468,7 +495,7 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
             "duration_s": duration,
             "gunicorn": shlex.join(command[1:]),
             "simulate": state,
-            "load_generator_cpu_s": client_cpu,
+            "cpu_s_during_run": cpu,
             "paths": paths,
             **summarize(workers, duration),
         }
@@ -513,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     hard_s = int(args.seconds + SETUP_BUDGET_S + args.clients)
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)  # the terminal went away
     signal.alarm(hard_s)
     try:
         report = run(args.clients, args.seconds, args.gunicorn_args)

@@ -46,6 +46,7 @@ def test_a_short_run_reports_every_target_and_leaves_nothing_behind():
     assert 2 <= report["duration_s"] < 40
     assert re.fullmatch(r"/static/css/site\.[0-9a-f]{12}\.css", report["paths"]["static"])
     assert report["simulate"] == "running throughout"
+    assert report["cpu_s_during_run"]["gunicorn"] > 0  # the app did the work, and it shows
     for name in ("list", "device", "dashboard", "static"):
         target = report["targets"][name]
         assert target["requests"] > 0, name
