@@ -1,0 +1,159 @@
+"""``python -m bench.load``: a very short real run, Ctrl-C, and how failures are counted."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import load
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _leftover_dirs() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("iotcenter-load-*")}
+
+
+def _nothing_listens(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_short_run_reports_every_target_and_leaves_nothing_behind():
+    before = _leftover_dirs()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.load", "--clients", "3", "--seconds", "2", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr  # 1: a goal missed, still a report
+    report = json.loads(done.stdout)
+
+    assert report["clients"] == 3
+    assert 2 <= report["duration_s"] < 40
+    assert re.fullmatch(r"/static/css/site\.[0-9a-f]{12}\.css", report["paths"]["static"])
+    assert report["simulate"] == "running throughout"
+    assert report["cpu_s_during_run"]["gunicorn"] > 0  # the app did the work, and it shows
+    for name in ("list", "device", "dashboard", "static"):
+        target = report["targets"][name]
+        assert target["requests"] > 0, name
+        assert target["statuses"].get("200", 0) > 0, name  # logged in: pages, not the login
+        assert target["p50_ms"] <= target["p95_ms"] <= target["p99_ms"]
+        assert target["errors"] == sum(target["errors_by_kind"].values())
+    assert report["total_errors"] == sum(t["errors"] for t in report["targets"].values())
+    ratio = report["targets"]["dashboard"]["p99_ms"] / report["targets"]["static"]["p99_ms"]
+    assert report["dashboard_p99_over_static_p99"] == pytest.approx(ratio)
+    assert report["goals_met"] == (done.returncode == 0)
+
+    port = int(report["gunicorn"].rsplit(":", 1)[1])
+    assert _nothing_listens(port), "gunicorn is still running"
+    assert _leftover_dirs() <= before, "the temporary directory was left behind"
+
+
+def test_ctrl_c_stops_every_process_and_removes_the_temporary_files():
+    before = _leftover_dirs()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.load", "--clients", "2", "--seconds", "60"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    port = None
+    try:
+        for line in proc.stderr:
+            bind = re.search(r"--bind 127\.0\.0\.1:(\d+)", line)
+            port = int(bind.group(1)) if bind else port
+            if line.startswith("logging in"):  # gunicorn answered /healthz: all are running
+                break
+        assert port, "no gunicorn started"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "interrupted" in proc.stderr.read()
+    assert _nothing_listens(port), "gunicorn is still running"
+    assert _leftover_dirs() <= before, "the temporary directory was left behind"
+
+
+class _Faulty(http.server.BaseHTTPRequestHandler):
+    """Answers 500 on /devices/, drops the connection without an answer on a device page."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path.startswith("/devices/load-"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        status = 500 if self.path == "/devices/" else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_failures_are_counted_by_kind_and_kept_out_of_the_latencies():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Faulty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = threading.Event()
+    paths = {
+        "list": "/devices/",
+        "device": "/devices/{device}/",
+        "dashboard": "/ok/dashboard/",
+        "static": "/static/site.css",
+    }
+    try:
+        clients = [load.Client(n, server.server_address[1], "s", paths, stop) for n in range(2)]
+        for c in clients:
+            c.start()
+        time.sleep(0.5)
+        stop.set()
+        for c in clients:
+            c.join(timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    report = load.summarize(clients, 0.5)
+
+    listing, device = report["targets"]["list"], report["targets"]["device"]
+    assert listing["errors"] == listing["requests"] > 0
+    assert listing["errors_by_kind"] == {"HTTP 500": listing["requests"]}
+    assert listing["p99_ms"] is None  # failed requests have no latency figure
+    assert device["errors"] == device["requests"] > 0
+    assert set(device["errors_by_kind"]) <= {"RemoteDisconnected", "ConnectionResetError"}
+    assert report["targets"]["static"]["errors"] == 0
+    assert report["total_errors"] == listing["errors"] + device["errors"]
+    assert not report["goals_met"]
+
+
+def test_gunicorn_args_default_to_the_readme_recipe_or_the_repository_config(tmp_path):
+    assert load.default_gunicorn_args(tmp_path) == "iotcenter.wsgi --workers 2 --timeout 60"
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 2\n")
+    assert load.default_gunicorn_args(tmp_path) == "-c gunicorn.conf.py iotcenter.wsgi"
+
+
+def test_gunicorn_is_always_bound_to_127_0_0_1_only():
+    command = load.gunicorn_command("iotcenter.wsgi --workers 2", 8123)
+    assert command[-2:] == ["--bind", "127.0.0.1:8123"]
+    for args in ("iotcenter.wsgi -b 0.0.0.0:80", "iotcenter.wsgi --bind=0.0.0.0:80"):
+        with pytest.raises(SystemExit):
+            load.gunicorn_command(args, 8123)
