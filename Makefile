@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint serve bench browser-deps clean
+.PHONY: run test lint serve bench load browser-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(PY) -m bench.localinflux
 	$(PY) -m bench.app
+
+## load: load test of the deployed app on 127.0.0.1 (50 clients, 60 s; bench/load.py)
+load: $(VENV)/.dev
+	$(PY) -m bench.load
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
