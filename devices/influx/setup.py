@@ -14,6 +14,7 @@ from influxdb_client.service.write_service import WriteService
 
 from devices import queries
 
+from .authorizations import create_authorization, delete_authorization, find_orphans
 from .client import Conn, get, new_conn, reset_client, settings_snapshot
 from .deadline import bounded
 from .errors import InfluxError, InfluxMisconfigured, bucket_missing, clean, guard
@@ -27,7 +28,6 @@ from .lowlevel import (
     registry_query,
     telemetry_bucket_id,
 )
-from .registry import create_authorization, delete_authorization, find_orphans
 from .types import Check, mask_token
 
 logger = logging.getLogger("devices.influx")
