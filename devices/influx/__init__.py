@@ -34,6 +34,7 @@ from .devices import (
     registered_device_ids,
 )
 from .errors import (
+    DeviceBusy,
     DeviceExists,
     DeviceNotFound,
     InfluxError,
@@ -49,6 +50,7 @@ from .registry import (
     rotate_token,
 )
 from .setup import (
+    ORPHANS_CHECK,
     SHARED_BUCKET_WARNING,
     check_access,
     device_connection,
@@ -81,10 +83,12 @@ __all__ = [
     "CONFIG_REFRESH_S",
     "DEFAULT_RANGE",
     "MEASUREMENT_INTERVAL_S",
+    "ORPHANS_CHECK",
     "RANGES",
     "SHARED_BUCKET_WARNING",
     "Check",
     "Device",
+    "DeviceBusy",
     "DeviceCredentials",
     "DeviceExists",
     "DeviceNotFound",

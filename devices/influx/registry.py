@@ -346,7 +346,8 @@ def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
     Device by device under the device's lock, as a change of it starts (``reconcile`` against
     the registry read afresh): a change running at this moment in any process finishes first,
     so an authorization it is about to store is never taken for an orphan. A device whose lock
-    another change holds for longer than ``locks.WAIT_S`` is skipped (``DeviceBusy`` logged).
+    another change holds for longer than ``locks.WAIT_S``, or whose revoke InfluxDB refuses, is
+    skipped (logged): ``orphan_authorizations`` afterwards says what is left.
     """
     conn = get()
     revoked: list[OrphanAuthorization] = []
@@ -366,6 +367,10 @@ def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
                     held.settled = True
             except DeviceBusy as exc:
                 logger.warning("orphan sweep: %s; skipped", exc)
+                continue
+            except InfluxError as exc:
+                # The device stays unsettled; the caller (influx_check) lists what is left.
+                logger.error("orphan sweep: device %r not settled (%s)", device_id, exc)
                 continue
             revoked.extend(OrphanAuthorization(device_id, a) for a in done)
     return revoked

@@ -32,6 +32,8 @@ from .types import Check, mask_token
 
 logger = logging.getLogger("devices.influx")
 
+ORPHANS_CHECK = "orphan authorizations"
+
 
 def health() -> dict:
     """``{"status": "pass"|"fail", "url": ..., "message": ...}`` within the timeout.
@@ -197,13 +199,13 @@ def check_access() -> list[Check]:
             return "every device authorization is the registry's"
         shown = ", ".join(f"{o.key} ({o.device_id})" for o in found[:10])
         more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        # A failure: a token nobody is told about still works (influx_check exits non-zero).
         return Check(
-            "orphan authorizations",
-            True,
+            ORPHANS_CHECK,
+            False,
             f"{len(found)} device authorization(s) on {conn.bucket!r} that the registry "
             f"does not reference, whose tokens still work: {shown}{more}; revoke them with "
             "manage.py influx_check --revoke-orphans",
-            warning=True,
         )
 
     if not step("reachable", ping) or not step("set up", set_up) or not step("organization", org):
@@ -217,7 +219,7 @@ def check_access() -> list[Check]:
         step("write telemetry", write(conn.bucket, TELEMETRY_SETTING))
         authorized = step("create authorizations", authorizations)
         if ok_a and authorized:
-            step("orphan authorizations", orphans)
+            step(ORPHANS_CHECK, orphans)
     return checks
 
 

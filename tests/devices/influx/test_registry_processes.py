@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from influxdb_client import InfluxDBClient
+from influxdb_client.rest import ApiException
 
 from .test_registry_failures import auth_ids, registry_key
 
@@ -96,15 +97,18 @@ def both_workers(env, op: str) -> list[dict]:
 def writes_with(env, token: str) -> int:
     """The HTTP status of a write with ``token`` (204: the token works)."""
     with InfluxDBClient(url=env.url, token=token, org=env.org) as device:
-        response = device.api_client.call_api(
-            "/api/v2/write",
-            "POST",
-            query_params=[("org", env.org), ("bucket", env.bucket), ("precision", "s")],
-            header_params={"Authorization": f"Token {token}", "Content-Type": "text/plain"},
-            body="environment,device=probe Temperature=1",
-            _preload_content=False,
-            _return_http_data_only=False,
-        )
+        try:
+            response = device.api_client.call_api(
+                "/api/v2/write",
+                "POST",
+                query_params=[("org", env.org), ("bucket", env.bucket), ("precision", "s")],
+                header_params={"Authorization": f"Token {token}", "Content-Type": "text/plain"},
+                body="environment,device=probe Temperature=1",
+                _preload_content=False,
+                _return_http_data_only=False,
+            )
+        except ApiException as exc:
+            return exc.status
         return response[1]
 
 
