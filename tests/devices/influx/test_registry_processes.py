@@ -60,7 +60,11 @@ def worker_env(local_influx, tmp_path):
         "DJANGO_SETTINGS_MODULE": "iotcenter.settings",
         "SECRET_KEY": "two-workers-test-secret-key-not-for-production-0123456789",
         "DEBUG": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # One SQLite file by default; IOTCENTER_TEST_WORKERS_DATABASE_URL=postgres://... runs
+        # the two workers against PostgreSQL instead.
+        "DATABASE_URL": os.environ.get(
+            "IOTCENTER_TEST_WORKERS_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        ),
         "INFLUX_URL": local_influx.url,
         "INFLUX_TOKEN": local_influx.token,
         "INFLUX_ORG": local_influx.org,
