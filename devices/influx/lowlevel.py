@@ -184,17 +184,21 @@ def registry_point(
     *,
     rotated_at: datetime | None = None,
 ) -> Point:
-    """The reference apps' registry point (``key``, ``token``, ``createdAt``) plus our string
-    field ``rotatedAt``: the last rotation's time, "" when the token was never rotated (written
-    on every registration and removal, so a re-registered device starts afresh)."""
+    """The reference apps' registry point (``key``, ``token``, ``createdAt``), plus our string
+    field ``rotatedAt`` when the token is rotated (its time) or the device removed ("": a device
+    registered again afterwards was never rotated). A registration writes exactly the
+    reference apps' fields."""
     point = (
         Point(queries.REGISTRY_MEASUREMENT)
         .tag("deviceId", device_id)
         .field("key", key)
         .field("token", token)
-        .field(queries.ROTATED_AT_FIELD, format_rfc3339(rotated_at) if rotated_at else "")
         .time(now(), WritePrecision.NS)
     )
+    if rotated_at is not None:
+        point = point.field(queries.ROTATED_AT_FIELD, format_rfc3339(rotated_at))
+    elif not key:
+        point = point.field(queries.ROTATED_AT_FIELD, "")
     if created_at is not None:
         point = point.field("createdAt", format_rfc3339(created_at))
     return point
