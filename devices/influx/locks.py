@@ -102,7 +102,7 @@ def _try_take(key: str, holder: str) -> bool:
     return bool(taken)
 
 
-def acquire(device_id: str, *, wait_s: float | None = None) -> Held:
+def acquire(device_id: str, *, wait_s: float | None = None, url: str = "") -> Held:
     """Take the device's lock, waiting up to ``wait_s`` seconds (``WAIT_S``) for another
     change to finish; ``DeviceBusy`` if it does not."""
     key = lock_key(device_id)
@@ -115,7 +115,8 @@ def acquire(device_id: str, *, wait_s: float | None = None) -> Held:
             raise DeviceBusy(
                 f"another change to device {device_id!r} is in progress (register, rotate or "
                 "remove, here or in another window): wait a moment, look at the device and "
-                "try again"
+                "try again",
+                url=url,
             )
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
@@ -143,9 +144,9 @@ def release(held: Held) -> None:
 
 
 @contextmanager
-def device_lock(device_id: str, *, wait_s: float | None = None) -> Iterator[Held]:
+def device_lock(device_id: str, *, wait_s: float | None = None, url: str = "") -> Iterator[Held]:
     """``acquire`` … ``release``; set ``held.settled = True`` when the change ends known."""
-    held = acquire(device_id, wait_s=wait_s)
+    held = acquire(device_id, wait_s=wait_s, url=url)
     try:
         yield held
     finally:

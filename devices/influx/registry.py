@@ -87,7 +87,7 @@ def _changing(device_id: str, *, check_all: bool = False) -> Iterator[Change]:
     compared with the registry first when its last change did not end in a known state (or
     ``check_all``)."""
     conn = get()
-    with mutation(), locks.device_lock(device_id) as held:
+    with mutation(), locks.device_lock(device_id, url=conn.url) as held:
         bucket_id = telemetry_bucket_id(conn)
         reg = registration(conn, device_id)
         if held.was_unsettled or check_all:
@@ -356,7 +356,7 @@ def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
         found = find_orphans(conn, bucket_id, registry_all(conn))
         for device_id in dict.fromkeys(o.device_id for o in found):
             try:
-                with locks.device_lock(device_id) as held:
+                with locks.device_lock(device_id, url=conn.url) as held:
                     if is_valid_device_id(device_id):
                         reg = registration(conn, device_id)
                     else:

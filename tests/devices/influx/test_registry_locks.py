@@ -41,3 +41,23 @@ def test_ids_longer_than_the_lock_column_get_a_digest_key():
     assert len(key) <= 128
     assert key != locks.lock_key("y" * 500)
     assert locks.lock_key("dev-1") == "dev-1"
+
+
+def test_the_register_page_answers_503_while_another_change_holds_the_device(
+    staff_client, influx, monkeypatch
+):
+    monkeypatch.setattr(locks, "WAIT_S", 0.3)
+    held = locks.acquire("busy-2")
+    response = staff_client.post("/devices/register/", {"device_id": "busy-2"})
+    assert response.status_code == 503
+    locks.release(held)
+    assert svc.list_devices().total == 0
+
+
+def test_a_double_submitted_registration_shows_already_registered_the_second_time(
+    staff_client, influx
+):
+    first = staff_client.post("/devices/register/", {"device_id": "twice"})
+    second = staff_client.post("/devices/register/", {"device_id": "twice"})
+    assert first.status_code == 302
+    assert "already registered" in second.content.decode()
