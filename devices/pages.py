@@ -53,7 +53,11 @@ def register(request: HttpRequest, form: RegisterForm) -> influx.DeviceCredentia
 def rotate(request: HttpRequest, device_id: str) -> influx.DeviceCredentials:
     """Replace the device's token (the old one is revoked) and stash the new one."""
     creds = influx.rotate_token(device_id)
-    messages.success(request, f"Token of {creds.device_id} replaced; the old token is revoked.")
+    if creds.warning:
+        # The new token works and is shown once; the old one may too: say so, and what to do.
+        messages.warning(request, creds.warning)
+    else:
+        messages.success(request, f"Token of {creds.device_id} replaced; the old token is revoked.")
     token_stash.stash(request, creds, title="New device token")
     return creds
 

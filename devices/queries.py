@@ -23,6 +23,8 @@ from .ids import validate_device_id
 _DURATION_RE = re.compile(r"-?(?:[0-9]+(?:ns|us|µs|ms|s|mo|m|h|d|w|y))+")
 
 REGISTRY_MEASUREMENT = "deviceauth"
+# Our string field beside the reference apps' key, token, createdAt: the last token rotation.
+ROTATED_AT_FIELD = "rotatedAt"
 TELEMETRY_MEASUREMENT = "environment"
 # The tag that names a telemetry point's device: ``device`` in the tutorial apps, ``clientId`` in
 # iot-center-v2. Our virtual devices write both; every telemetry query matches either, so each
@@ -178,7 +180,7 @@ def list_page(
 
 
 def registry_device(bucket: str, device_id: str) -> str:
-    """Latest ``key``, ``token`` and ``createdAt`` of one device."""
+    """Latest ``key``, ``token``, ``createdAt`` and ``rotatedAt`` of one device."""
     device_id = validate_device_id(device_id)
     return (
         f"from(bucket: {quote(bucket)})\n"

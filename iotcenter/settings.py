@@ -168,6 +168,8 @@ INFLUX_TOKEN = env.str("INFLUX_TOKEN", default="")
 INFLUX_ORG = env.str("INFLUX_ORG", default="")
 INFLUX_BUCKET = env.str("INFLUX_BUCKET", default="iot_center")
 INFLUX_BUCKET_AUTH = env.str("INFLUX_BUCKET_AUTH", default="iot_center_devices")
+# Device tokens write the telemetry bucket only; "true" lets them read it too.
+INFLUX_DEVICE_TOKEN_READ = env.bool("INFLUX_DEVICE_TOKEN_READ", default=False)
 # Seconds; every request to InfluxDB (connect + read) must finish within it.
 INFLUX_TIMEOUT = env.str("INFLUX_TIMEOUT", default="5")
 

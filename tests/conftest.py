@@ -93,8 +93,11 @@ def _cleanup(client: InfluxDBClient, bucket_ids: list[str], org_id: str) -> None
 
 
 @pytest.fixture
-def influx(influx_server, operator_client, settings):
-    """Fresh telemetry and registry buckets for one test; INFLUX_* settings point at them."""
+def influx(influx_server, operator_client, settings, transactional_db):
+    """Fresh telemetry and registry buckets for one test; INFLUX_* settings point at them.
+
+    With the database: changes of a device take its lock row there (devices.influx.locks),
+    from any thread (so no test-wide transaction that other threads' writes would wait on)."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     buckets_api = operator_client.buckets_api()
     telemetry = buckets_api.create_bucket(bucket_name=f"{prefix}_iot_center", org=influx_server.org)

@@ -107,7 +107,7 @@ def test_the_service_exposes_exactly_its_public_names():
 PUBLIC_SERVICE_NAMES = [
     # exceptions
     "InfluxError", "InfluxUnavailable", "InfluxMisconfigured", "DeviceNotFound", "DeviceExists",
-    "InvalidDeviceId",
+    "InvalidDeviceId", "DeviceBusy",
     # result types and constants
     "Device", "DeviceCredentials", "DevicePage", "DeviceView", "Reading", "FieldStats",
     "SeriesPoint", "Check", "OrphanAuthorization", "RANGES", "DEFAULT_RANGE",
@@ -121,6 +121,7 @@ PUBLIC_SERVICE_NAMES = [
     # setup, checks, health, settings shown
     "onboard", "is_onboarded", "ensure_buckets", "health", "check_access", "masked_settings",
     "device_connection", "registry_shares_telemetry_bucket", "SHARED_BUCKET_WARNING",
+    "ORPHANS_CHECK",
     # the client, the page deadline, writing as a device
     "reset_client", "page_deadline", "start_page_deadline", "end_page_deadline", "DeviceSession",
 ]  # fmt: skip

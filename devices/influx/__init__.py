@@ -11,13 +11,16 @@ Reads (selectors) live in ``devices`` (the registry: list, get, a device's page)
 ``telemetry``; changes (services) in ``registry`` (register, rotate, remove, orphans) and
 ``setup`` (onboarding, buckets, checks). ``client`` holds the per-process client and its retry
 policies, ``deadline`` the page's time budget and the read pool, ``lowlevel`` the requests
-themselves, ``device_session`` writing as a device.
+themselves, ``authorizations`` device tokens (create, revoke, list, reconcile), ``locks`` the
+per-device change lock in the database (one change of a device at a time across processes and
+hosts), ``device_session`` writing as a device.
 
 Data model (shared with InfluxData's reference IoT Center apps):
 
 * registry bucket ``INFLUX_BUCKET_AUTH``: measurement ``deviceauth``, tag ``deviceId``, string
-  fields ``key`` (authorization id), ``token`` and ``createdAt``; a removed device has
-  ``key=""`` and ``token=""`` (soft delete);
+  fields ``key`` (authorization id), ``token`` and ``createdAt``, and ours ``rotatedAt`` (the
+  last token rotation, "" if none); a removed device has ``key=""`` and ``token=""`` (soft
+  delete);
 * telemetry bucket ``INFLUX_BUCKET``: measurement ``environment``, float fields, the device id in
   tag ``device`` (tutorial apps) or ``clientId`` (iot-center-v2): reads match either, our virtual
   devices write both.
@@ -34,6 +37,7 @@ from .devices import (
     registered_device_ids,
 )
 from .errors import (
+    DeviceBusy,
     DeviceExists,
     DeviceNotFound,
     InfluxError,
@@ -49,6 +53,7 @@ from .registry import (
     rotate_token,
 )
 from .setup import (
+    ORPHANS_CHECK,
     SHARED_BUCKET_WARNING,
     check_access,
     device_connection,
@@ -81,10 +86,12 @@ __all__ = [
     "CONFIG_REFRESH_S",
     "DEFAULT_RANGE",
     "MEASUREMENT_INTERVAL_S",
+    "ORPHANS_CHECK",
     "RANGES",
     "SHARED_BUCKET_WARNING",
     "Check",
     "Device",
+    "DeviceBusy",
     "DeviceCredentials",
     "DeviceExists",
     "DeviceNotFound",

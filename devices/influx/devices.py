@@ -32,9 +32,17 @@ from .types import (
 )
 
 
-def credentials(conn: Conn, device_id: str, key: str, token: str) -> DeviceCredentials:
+def credentials(
+    conn: Conn, device_id: str, key: str, token: str, *, warning: str = ""
+) -> DeviceCredentials:
     return DeviceCredentials(
-        device_id=device_id, key=key, token=token, url=conn.url, org=conn.org, bucket=conn.bucket
+        device_id=device_id,
+        key=key,
+        token=token,
+        url=conn.url,
+        org=conn.org,
+        bucket=conn.bucket,
+        warning=warning,
     )
 
 
@@ -118,6 +126,7 @@ def get_device(device_id: str) -> Device:
         created_at=reg.created_at,
         last_seen=seen.get(device_id),
         token_hint=mask_token(reg.token),
+        rotated_at=reg.rotated_at,
     )
 
 
@@ -169,6 +178,7 @@ def device_view(
         # Every field's newest point is among the readings: the newest of them is last-seen.
         last_seen=max((r.time for r in readings), default=None),
         token_hint=mask_token(reg.token),
+        rotated_at=reg.rotated_at,
     )
     stats_rows = [
         row for name in ("count", "min", "max", "last") for row in by_result.get(name, [])

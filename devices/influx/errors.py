@@ -44,6 +44,18 @@ class InfluxUnavailable(InfluxError):
         self.unclear = unclear
 
 
+class DeviceBusy(InfluxUnavailable):
+    """Another change of the same device (in any process or host) did not finish within the
+    wait: nothing was changed. A 503 for pages that know only ``InfluxUnavailable``; its
+    message says what happened ("another change to device ... is in progress")."""
+
+    def __init__(self, message: str, *, url: str = ""):
+        InfluxError.__init__(self, message)
+        self.url = url
+        self.reason = message
+        self.unclear = False
+
+
 class InfluxMisconfigured(InfluxError):
     """Settings or token do not let the app work (401/403, missing org or bucket).
 

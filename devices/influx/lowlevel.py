@@ -125,7 +125,8 @@ def telemetry_bucket_id(conn: Conn) -> str:
 def decode_registry(rows: Iterable[dict]) -> dict[str, Registration]:
     """device id -> its entry, from registry rows (``_field``/``_value``/``_time``/``deviceId``,
     as ``queries.registry_*`` return them). ``createdAt`` if written, else the time of the
-    ``key`` point. Removed devices are included (``key == ""``)."""
+    ``key`` point; ``rotatedAt`` if written and not "". Removed devices are included
+    (``key == ""``)."""
     fields: dict[str, dict[str, object]] = {}
     key_times: dict[str, datetime | None] = {}
     for row in rows:
@@ -142,6 +143,7 @@ def decode_registry(rows: Iterable[dict]) -> dict[str, Registration]:
             key=str(values.get("key") or ""),
             token=str(values.get("token") or ""),
             created_at=parse_rfc3339(values.get("createdAt")) or key_times.get(device_id),
+            rotated_at=parse_rfc3339(values.get(queries.ROTATED_AT_FIELD) or None),
         )
         for device_id, values in fields.items()
     }
@@ -174,7 +176,18 @@ def registry_all(conn: Conn) -> dict[str, Registration]:
     return {d: reg for d, reg in decode_registry(rows).items() if reg.key}
 
 
-def registry_point(device_id: str, key: str, token: str, created_at: datetime | None) -> Point:
+def registry_point(
+    device_id: str,
+    key: str,
+    token: str,
+    created_at: datetime | None,
+    *,
+    rotated_at: datetime | None = None,
+) -> Point:
+    """The reference apps' registry point (``key``, ``token``, ``createdAt``), plus our string
+    field ``rotatedAt`` when the token is rotated (its time) or the device removed ("": a device
+    registered again afterwards was never rotated). A registration writes exactly the
+    reference apps' fields."""
     point = (
         Point(queries.REGISTRY_MEASUREMENT)
         .tag("deviceId", device_id)
@@ -182,6 +195,10 @@ def registry_point(device_id: str, key: str, token: str, created_at: datetime | 
         .field("token", token)
         .time(now(), WritePrecision.NS)
     )
+    if rotated_at is not None:
+        point = point.field(queries.ROTATED_AT_FIELD, format_rfc3339(rotated_at))
+    elif not key:
+        point = point.field(queries.ROTATED_AT_FIELD, "")
     if created_at is not None:
         point = point.field("createdAt", format_rfc3339(created_at))
     return point

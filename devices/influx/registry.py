@@ -1,42 +1,50 @@
-"""Changes of the registry (services): register, rotate, remove, reconcile, orphans.
+"""Changes of the registry (services): register, rotate, remove, and the orphan sweep.
 
 InfluxDB has no transactions: a change is authorization calls plus a registry write, and any of
-them may fail, or time out after InfluxDB carried it out. So every change starts and ends by
-reconciling the device's authorizations with what the registry holds (``_reconcile``): the one
-the registry references stays, every other authorization of the device on our bucket is
-revoked. A new authorization is revoked only once the registry is known not to reference it.
+them may fail, or time out after InfluxDB carried it out. Two rules keep every device in a
+known state:
+
+* one change of a device at a time, across every worker process and host: a lock row in the
+  database (``locks``), not a per-process lock;
+* the lock row says whether the device's last change ended in a known state. It is marked
+  unsettled before an authorization is created and settled only once the registry references
+  the device's one live authorization; a change that finds it unsettled first lists the device's
+  authorizations and revokes those the registry does not reference (``authorizations.reconcile``).
+  A change of a settled device lists nothing: a registration costs the same few requests
+  whether 10 or 10,000 devices exist.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import uuid
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 from influxdb_client.domain.authorization import Authorization
-from influxdb_client.domain.permission import Permission
-from influxdb_client.domain.permission_resource import PermissionResource
-from influxdb_client.rest import ApiException
-from influxdb_client.service.authorizations_service import AuthorizationsService
 
 from devices import queries
 from devices.ids import is_valid_device_id
 
+from . import locks
+from .authorizations import (
+    create_authorization,
+    delete_authorization,
+    find_orphans,
+    reconcile,
+    revoke_quietly,
+)
 from .client import Conn, get
 from .deadline import mutation
 from .devices import credentials
-from .errors import DeviceExists, InfluxError, InfluxUnavailable, bucket_missing, guard
+from .errors import DeviceBusy, DeviceExists, InfluxError, InfluxUnavailable, bucket_missing, guard
 from .lowlevel import (
     REGISTRY_SETTING,
     TELEMETRY_SETTING,
     check_id,
     now,
-    org_id,
     registration,
     registry_all,
     registry_point,
@@ -49,187 +57,61 @@ from .types import DeviceCredentials, OrphanAuthorization, Registration
 
 logger = logging.getLogger("devices.influx")
 
-AUTH_DESCRIPTION_PREFIX = "IoTCenterDevice: "
-
-
-# ---- authorizations ----------------------------------------------------------------------------
-
-
-def create_authorization(
-    conn: Conn, device_id: str, *, bucket_id: str | None = None
-) -> Authorization:
-    """A token that can write (and read) the telemetry bucket only: never the registry."""
-    org = org_id(conn)
-    bucket_id = bucket_id or telemetry_bucket_id(conn)
-    resource = PermissionResource(type="buckets", id=bucket_id, org_id=org)
-    auth = Authorization(
-        org_id=org,
-        description=f"{AUTH_DESCRIPTION_PREFIX}{device_id}",
-        permissions=[
-            Permission(action="read", resource=resource),
-            Permission(action="write", resource=resource),
-        ],
-    )
-    with guard(conn, "create a device authorization"):
-        return conn.client.authorizations_api().create_authorization(authorization=auth)
-
-
-def delete_authorization(conn: Conn, key: str) -> None:
-    """Revoke an authorization; one that is already gone is fine."""
-    if not key:
-        return
-    with guard(conn, f"delete authorization {key}"):
-        try:
-            conn.client.authorizations_api().delete_authorization(key)
-        except ApiException as exc:
-            # 404: already deleted (e.g. in the InfluxDB UI). 400: an id InfluxDB cannot
-            # parse, written by some other tool; there is nothing to revoke either way.
-            if exc.status in (400, 404):
-                return
-            raise
-
-
-def _revoke_quietly(conn: Conn, device_id: str, key: str) -> None:
-    """Revoke an authorization the registry does not reference; if InfluxDB refuses now, the
-    next change of the device revokes it (``_reconcile``)."""
-    try:
-        delete_authorization(conn, key)
-    except InfluxError as exc:
-        logger.error(
-            "device %r: authorization %s is not in the registry and could not be revoked (%s); "
-            "the next register, rotate or remove of the device revokes it",
-            device_id,
-            key,
-            exc,
-        )
-
-
-def _device_authorizations(
-    conn: Conn, bucket_id: str, *, device_id: str | None = None
-) -> dict[str, list[str]]:
-    """device id -> ids of the authorizations made for it (by their description) on our
-    bucket, from one listing of the org's authorizations; only ``device_id``'s if given."""
-    org = org_id(conn)
-    what = "list device authorizations"
-    if device_id is not None:
-        what = f"list the authorizations of device {device_id!r}"
-    with guard(conn, what):
-        # InfluxDB filters authorizations by user or organization only, not by description, so
-        # the org's whole list comes back: read it as plain JSON. Building the client's model
-        # objects for it costs ~0.3 ms each (seconds at 10,000 devices).
-        response = AuthorizationsService(conn.client.api_client).get_authorizations(
-            org_id=org, _preload_content=False
-        )
-        body = response.data
-    found = json.loads(body).get("authorizations") or []
-    by_device: dict[str, list[str]] = {}
-    for auth in found:
-        description = auth.get("description") or ""
-        if not description.startswith(AUTH_DESCRIPTION_PREFIX):
-            continue
-        owner = description[len(AUTH_DESCRIPTION_PREFIX) :]
-        if device_id is not None and owner != device_id:
-            continue
-        if any(
-            (p.get("resource") or {}).get("id") == bucket_id for p in auth.get("permissions") or []
-        ):
-            by_device.setdefault(owner, []).append(auth["id"])
-    return by_device
-
-
-def _reconcile(conn: Conn, device_id: str, bucket_id: str, reg: Registration | None) -> list[str]:
-    """Revoke the device's authorizations that the registry entry ``reg`` does not reference
-    (all of them when the device is not registered or removed). Returns the ids revoked."""
-    keep = reg.key if reg is not None else ""
-    revoked = []
-    for auth_id in _device_authorizations(conn, bucket_id, device_id=device_id).get(device_id, []):
-        if auth_id != keep:
-            delete_authorization(conn, auth_id)
-            revoked.append(auth_id)
-    if revoked:
-        logger.warning(
-            "device %r: revoked authorization(s) %s, which the registry does not reference",
-            device_id,
-            ", ".join(revoked),
-        )
-    return revoked
-
-
-def _reconcile_quietly(
-    conn: Conn, device_id: str, bucket_id: str, reg: Registration | None = None
-) -> None:
-    """``_reconcile`` at the end of a change, against ``reg`` or the registry read afresh. The
-    change's outcome stands either way: what is left over, the next change settles."""
-    try:
-        if reg is None:
-            reg = registration(conn, device_id)
-        _reconcile(conn, device_id, bucket_id, reg)
-    except InfluxError as exc:
-        logger.warning(
-            "device %r: authorizations not checked against the registry (%s); the next "
-            "register, rotate or remove of the device does it",
-            device_id,
-            exc,
-        )
+__all__ = [
+    "create_authorization",
+    "delete_authorization",
+    "find_orphans",
+    "orphan_authorizations",
+    "register_device",
+    "remove_device",
+    "revoke_orphan_authorizations",
+    "rotate_token",
+]
 
 
 # ---- one change at a time ----------------------------------------------------------------------
 
-_id_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
-_id_locks_guard = threading.Lock()
+
+@dataclass
+class Change:
+    conn: Conn
+    bucket_id: str
+    reg: Registration | None  # the registry entry as the change started
+    held: locks.Held
 
 
 @contextmanager
-def _device_lock(device_id: str) -> Iterator[None]:
-    """One change of a device at a time in this process (a double click, two threads). Across
-    processes, reading the registry back after writing settles who won (``register_device``)."""
-    with _id_locks_guard:
-        lock = _id_locks.get(device_id)
-        if lock is None:
-            lock = _id_locks[device_id] = threading.Lock()
-    with lock:
-        yield
-
-
-@contextmanager
-def _changing(device_id: str) -> Iterator[tuple[Conn, str, Registration | None]]:
-    """Start a change of one device: this process's lock on the id, the telemetry bucket id, the
-    registry entry as it is now, and the leftovers of earlier changes that failed half-way
-    revoked first. Yields ``(conn, bucket_id, registration)``."""
+def _changing(device_id: str, *, check_all: bool = False) -> Iterator[Change]:
+    """Start a change of one device: the device's lock (every process, every host), the
+    telemetry bucket id, the registry entry as it is now; the device's authorizations are
+    compared with the registry first when its last change did not end in a known state (or
+    ``check_all``)."""
     conn = get()
-    with mutation(), _device_lock(device_id):
+    with mutation(), locks.device_lock(device_id, url=conn.url) as held:
         bucket_id = telemetry_bucket_id(conn)
         reg = registration(conn, device_id)
-        _reconcile(conn, device_id, bucket_id, reg)
-        yield conn, bucket_id, reg
+        if held.was_unsettled or check_all:
+            reconcile(conn, device_id, bucket_id, reg)
+        held.settled = True  # known now; an authorization about to be made unsettles it
+        yield Change(conn, bucket_id, reg, held)
 
 
 def _write_registry(conn: Conn, point, what: str) -> None:
     write(conn, conn.bucket_auth, point, what, setting=REGISTRY_SETTING)
 
 
-def _new_authorization(conn: Conn, device_id: str, bucket_id: str) -> Authorization:
-    try:
-        return create_authorization(conn, device_id, bucket_id=bucket_id)
-    except InfluxUnavailable as exc:
-        if exc.unclear:
-            # InfluxDB may have created it and lost the answer: nothing references it yet.
-            _reconcile_quietly(conn, device_id, bucket_id)
-        raise
-
-
 def _store_registration(
-    conn: Conn, device_id: str, auth: Authorization, created_at: datetime | None, what: str
+    conn: Conn, device_id: str, auth: Authorization, point, what: str
 ) -> Registration | None:
-    """Point the registry at ``auth``; returns the entry read back afterwards (None if only
-    that read failed), which may name another key if another process wrote at the same time.
+    """Point the registry at ``auth`` (``point``); returns the entry read back afterwards (None
+    if only that read failed), which names another key if another tool wrote at the same time.
 
     If the write fails, ``auth`` is revoked, unless InfluxDB stored the point after all and only
     the answer was lost. When no answer came, the entry found is first written again with a
     newer time, so that the lost write, should it still arrive, is older and cannot win.
     """
     try:
-        _write_registry(conn, registry_point(device_id, auth.id, auth.token, created_at), what)
+        _write_registry(conn, point, what)
     except InfluxError as exc:
         failure = exc
     else:
@@ -249,6 +131,7 @@ def _store_registration(
                 current.key if current else "",
                 current.token if current else "",
                 current.created_at if current else None,
+                rotated_at=current.rotated_at if current else None,
             )
             _write_registry(conn, again, what)
         except InfluxError as exc:
@@ -262,21 +145,44 @@ def _store_registration(
                 auth.id,
             )
             raise failure from None
-    _revoke_quietly(conn, device_id, auth.id)
+    revoke_quietly(conn, device_id, auth.id)
     raise failure
 
 
 def _issue_token(
-    conn: Conn, device_id: str, bucket_id: str, created_at: datetime | None, what: str
+    change: Change, device_id: str, created_at: datetime | None, what: str, *, rotated: bool
 ) -> tuple[Authorization, Registration | None] | None:
     """A new authorization for the device, with the registry pointing at it: ``(auth, entry
-    read back)``. None when another process wrote the device's entry at the same moment and
-    its write won; ours is then revoked."""
-    auth = _new_authorization(conn, device_id, bucket_id)
-    current = _store_registration(conn, device_id, auth, created_at, what)
+    read back)``. None when another tool wrote the device's entry at the same moment and its
+    write won; ours is then revoked. The device stays unsettled unless this ends with the
+    registry referencing the new authorization."""
+    conn, held = change.conn, change.held
+    held.mark_unsettled()  # before the create: a page that gives up waiting leaves it set
+    try:
+        auth = create_authorization(conn, device_id, bucket_id=change.bucket_id)
+    except InfluxUnavailable as exc:
+        held.settled = not exc.unclear  # refused outright: nothing was created
+        raise
+    except InfluxError:
+        held.settled = True
+        raise
+    if not held.renew():
+        # The lease ran out (a very slow InfluxDB) and another change may be running: do not
+        # touch the registry; the next change settles the device.
+        revoke_quietly(conn, device_id, auth.id)
+        raise DeviceBusy(
+            f"the change of device {device_id!r} took too long and was given up; look at the "
+            "device and try again",
+            url=conn.url,
+        )
+    point = registry_point(
+        device_id, auth.id, auth.token, created_at, rotated_at=now() if rotated else None
+    )
+    current = _store_registration(conn, device_id, auth, point, what)
     if current is not None and current.key != auth.id:
-        _revoke_quietly(conn, device_id, auth.id)
+        held.settled = revoke_quietly(conn, device_id, auth.id)
         return None
+    held.settled = current is not None  # known: the registry references the new one
     return auth, current
 
 
@@ -284,53 +190,76 @@ def _issue_token(
 
 
 def register_device(device_id: str | None = None) -> DeviceCredentials:
-    """Empty/None id: a generated one. Raises InvalidDeviceId, DeviceExists."""
+    """Empty/None id: a generated one. Raises InvalidDeviceId, DeviceExists (also to the second
+    of two submits of one registration: it waits for the first, then finds the device), and
+    DeviceBusy when another change of the id does not finish within ``locks.WAIT_S``."""
     device_id = (device_id or "").strip() or str(uuid.uuid4())
     device_id = check_id(device_id)
-    with _changing(device_id) as (conn, bucket_id, existing):
+    with _changing(device_id) as change:
+        existing = change.reg
         if existing is not None and existing.key:
             raise DeviceExists(f"device {device_id!r} is already registered")
         # createdAt marks this registration; a device removed earlier starts afresh.
-        issued = _issue_token(conn, device_id, bucket_id, now(), f"register device {device_id!r}")
+        issued = _issue_token(
+            change, device_id, now(), f"register device {device_id!r}", rotated=False
+        )
         if issued is None:
             raise DeviceExists(f"device {device_id!r} is already registered")
-        auth, current = issued
-        _reconcile_quietly(conn, device_id, bucket_id, current)
+        auth, _ = issued
     logger.info("registered device %r (authorization %s)", device_id, auth.id)
-    return credentials(conn, device_id, auth.id, auth.token)
+    return credentials(change.conn, device_id, auth.id, auth.token)
+
+
+def _old_token_warning(device_id: str, old_key: str, exc: InfluxError) -> str:
+    unclear = isinstance(exc, InfluxUnavailable) and exc.unclear
+    state = (
+        "may still work (InfluxDB did not answer whether it revoked it)"
+        if unclear
+        else "could NOT be revoked and still works"
+    )
+    return (
+        f"The new token of {device_id} below works and is stored; the old token "
+        f"(authorization {old_key}) {state}. Revoke it with `manage.py influx_check "
+        "--revoke-orphans`, or rotate the token again."
+    )
 
 
 def rotate_token(device_id: str) -> DeviceCredentials:
-    """New authorization first, registry updated, old one revoked."""
+    """New authorization first, registry updated, old one revoked.
+
+    When the old one could not be revoked, the new credentials (valid, and the only place the
+    new token is ever shown) come back with ``warning`` saying so and what to do; the device
+    stays unsettled, so its next change (or ``influx_check --revoke-orphans``) revokes it.
+    """
     device_id = check_id(device_id)
-    # _changing also revokes the old key of an earlier rotation that could not revoke it.
-    with _changing(device_id) as (conn, bucket_id, reg):
-        reg = require_registered(reg, device_id)
+    warning = ""
+    with _changing(device_id) as change:
+        conn = change.conn
+        reg = require_registered(change.reg, device_id)
         # createdAt keeps marking the first registration (written out for devices registered
         # by the reference apps, whose registration time was only the point's time).
         what = f"store the new token of device {device_id!r}"
-        issued = _issue_token(conn, device_id, bucket_id, reg.created_at, what)
+        issued = _issue_token(change, device_id, reg.created_at, what, rotated=True)
         if issued is None:
             raise InfluxUnavailable(
                 conn.url,
                 f"device {device_id!r} was changed elsewhere while its token was being "
                 "rotated; look at the device and try again",
             )
-        auth, current = issued
+        auth, _ = issued
+        settled = change.held.settled
+        change.held.mark_unsettled()  # until the old one is known to be revoked
         try:
             delete_authorization(conn, reg.key)
         except InfluxError as exc:
-            # The registry already holds the new token; the old one must not stay valid
-            # unnoticed.
-            raise InfluxUnavailable(
-                conn.url,
-                f"new token stored, but the old authorization {reg.key} of device "
-                f"{device_id!r} could not be revoked ({exc}): rotate again or delete it in "
-                "InfluxDB",
-            ) from None
-        _reconcile_quietly(conn, device_id, bucket_id, current)
+            # The registry already holds the new token: show it, and say that the old one
+            # may still be valid. Never only in the log.
+            warning = _old_token_warning(device_id, reg.key, exc)
+            logger.error("device %r: %s (%s)", device_id, warning, exc)
+        else:
+            change.held.settled = settled
     logger.info("rotated the token of device %r (authorization %s)", device_id, auth.id)
-    return credentials(conn, device_id, auth.id, auth.token)
+    return credentials(conn, device_id, auth.id, auth.token, warning=warning)
 
 
 def _delete_telemetry(conn: Conn, device_id: str) -> list[dict]:
@@ -371,9 +300,10 @@ def _delete_telemetry(conn: Conn, device_id: str) -> list[dict]:
 
 
 def remove_device(device_id: str, *, delete_telemetry: bool = False) -> bool:
-    """Delete the telemetry if asked, revoke the authorization (already gone is fine), then
-    soft-delete the registry entry: a failure at any step leaves the device listed, so removing
-    it again finishes the job.
+    """Delete the telemetry if asked, revoke every authorization of the device (its listing:
+    removals are rare, and a removed device keeps no token of any tool), then soft-delete the
+    registry entry: a failure at any step leaves the device listed, so removing it again
+    finishes the job.
 
     Returns False when telemetry tagged ``device=<id>`` had to be kept because other devices'
     points carry that tag too (iot-center-v2 boards named like this id): the delete API cannot
@@ -381,33 +311,25 @@ def remove_device(device_id: str, *, delete_telemetry: bool = False) -> bool:
     """
     device_id = check_id(device_id)
     shared: list[dict] = []  # other devices' points tagged device=<id>, if any
-    with _changing(device_id) as (conn, bucket_id, reg):
-        reg = require_registered(reg, device_id)
+    with _changing(device_id, check_all=True) as change:
+        conn = change.conn
+        reg = require_registered(change.reg, device_id)
         if delete_telemetry:
             # First: once the device is gone from the list, nobody could ask again.
             shared = _delete_telemetry(conn, device_id)
+        change.held.mark_unsettled()
         delete_authorization(conn, reg.key)
         _write_registry(
-            conn, registry_point(device_id, "", "", None), f"remove device {device_id!r}"
+            conn,
+            registry_point(device_id, "", "", None, rotated_at=None),
+            f"remove device {device_id!r}",
         )
-        _reconcile_quietly(conn, device_id, bucket_id)
+        change.held.settled = True
     logger.info("removed device %r (telemetry deleted: %s)", device_id, delete_telemetry)
     return not shared
 
 
 # ---- orphans -----------------------------------------------------------------------------------
-
-
-def find_orphans(
-    conn: Conn, bucket_id: str, registry: dict[str, Registration]
-) -> list[OrphanAuthorization]:
-    """Device authorizations on ``bucket_id`` that ``registry`` does not reference."""
-    orphans = []
-    for device_id, auth_ids in sorted(_device_authorizations(conn, bucket_id).items()):
-        entry = registry.get(device_id)
-        keep = entry.key if entry is not None else ""
-        orphans.extend(OrphanAuthorization(device_id, a) for a in auth_ids if a != keep)
-    return orphans
 
 
 def orphan_authorizations() -> list[OrphanAuthorization]:
@@ -421,10 +343,11 @@ def orphan_authorizations() -> list[OrphanAuthorization]:
 def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
     """Revoke what ``orphan_authorizations`` reports; returns what was revoked.
 
-    Device by device, as a register, rotate or remove of the device starts (``_reconcile``
-    against the registry read afresh, under the device's lock): an authorization a change in
-    this process is about to store is never taken for an orphan. A change running in another
-    process at this moment could be; run this when no one is registering devices.
+    Device by device under the device's lock, as a change of it starts (``reconcile`` against
+    the registry read afresh): a change running at this moment in any process finishes first,
+    so an authorization it is about to store is never taken for an orphan. A device whose lock
+    another change holds for longer than ``locks.WAIT_S``, or whose revoke InfluxDB refuses, is
+    skipped (logged): ``orphan_authorizations`` afterwards says what is left.
     """
     conn = get()
     revoked: list[OrphanAuthorization] = []
@@ -432,13 +355,22 @@ def revoke_orphan_authorizations() -> list[OrphanAuthorization]:
         bucket_id = telemetry_bucket_id(conn)
         found = find_orphans(conn, bucket_id, registry_all(conn))
         for device_id in dict.fromkeys(o.device_id for o in found):
-            with _device_lock(device_id):
-                if is_valid_device_id(device_id):
-                    reg = registration(conn, device_id)
-                else:
-                    # An id our queries cannot name (another tool's): its registry entry, if
-                    # any, from the whole registry.
-                    reg = registry_all(conn).get(device_id)
-                done = _reconcile(conn, device_id, bucket_id, reg)
+            try:
+                with locks.device_lock(device_id, url=conn.url) as held:
+                    if is_valid_device_id(device_id):
+                        reg = registration(conn, device_id)
+                    else:
+                        # An id our queries cannot name (another tool's): its registry entry,
+                        # if any, from the whole registry.
+                        reg = registry_all(conn).get(device_id)
+                    done = reconcile(conn, device_id, bucket_id, reg)
+                    held.settled = True
+            except DeviceBusy as exc:
+                logger.warning("orphan sweep: %s; skipped", exc)
+                continue
+            except InfluxError as exc:
+                # The device stays unsettled; the caller (influx_check) lists what is left.
+                logger.error("orphan sweep: device %r not settled (%s)", device_id, exc)
+                continue
             revoked.extend(OrphanAuthorization(device_id, a) for a in done)
     return revoked

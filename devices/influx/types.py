@@ -32,6 +32,7 @@ class Device:
     created_at: datetime | None  # the registry point's createdAt field (or its time)
     last_seen: datetime | None = None  # newest telemetry point, None if none
     token_hint: str = ""  # masked token for display, e.g. "••••••••3xQ==" (never the token)
+    rotated_at: datetime | None = None  # the last rotation of its token, None if never
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class DeviceCredentials:
     url: str
     org: str
     bucket: str
+    # Set when the change worked but left something for the operator to do (a rotation that
+    # could not revoke the old token): shown with the token, in words.
+    warning: str = ""
 
     def config(self) -> dict[str, str | int]:
         """The device configuration operators copy or download (JSON-able)."""
@@ -111,6 +115,7 @@ class Registration:
     key: str
     token: str = field(repr=False)
     created_at: datetime | None = None
+    rotated_at: datetime | None = None  # ``rotatedAt``: the last rotation, None if never
 
 
 @dataclass(frozen=True)

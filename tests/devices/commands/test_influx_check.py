@@ -80,14 +80,18 @@ def test_check_reports_orphan_authorizations_and_revokes_them_when_asked(influx)
     # Same description, but on the registry bucket: not a device token of ours.
     elsewhere = make_device_auth(influx, "ghost", influx.bucket_auth_id)
 
-    out = plain(run("influx_check"))
-    assert "WARN orphan authorizations: 2 device authorization(s)" in out
+    # Orphans are a failure: their tokens work and nobody is told otherwise.
+    stdout = StringIO()
+    with pytest.raises(CommandError, match="1 check\\(s\\) failed: 2 device authorization"):
+        call_command("influx_check", stdout=stdout, stderr=StringIO())
+    out = plain(stdout.getvalue())
+    assert "FAIL orphan authorizations: 2 device authorization(s)" in out
     assert f"{superseded.id} (dev-1)" in out
     assert f"{ghost.id} (ghost)" in out
     assert registered.key not in out
     assert elsewhere.id not in out
     assert "manage.py influx_check --revoke-orphans" in out
-    assert "All checks passed, with 1 warning(s)." in out
+    assert "All checks passed" not in out
     assert ghost.token not in out
     assert auth_ids(influx) >= {superseded.id, ghost.id}  # reporting revokes nothing
 

@@ -28,15 +28,12 @@ def device_auths(env, device_id):
     ]
 
 
-def test_it_registers_a_device_with_a_token_for_the_telemetry_bucket_only(influx):
+def test_it_registers_a_device_with_a_write_only_token_for_the_telemetry_bucket(influx):
     creds = svc.register_device("dev-1")
     [auth] = device_auths(influx, "dev-1")
     assert auth.id == creds.key
     grants = {(p.action, p.resource.type, p.resource.id) for p in auth.permissions}
-    assert grants == {
-        ("read", "buckets", influx.bucket_id),
-        ("write", "buckets", influx.bucket_id),
-    }
+    assert grants == {("write", "buckets", influx.bucket_id)}
     assert all(p.resource.org_id == influx.org_id for p in auth.permissions)
     assert creds.token
     assert creds.token not in repr(creds)
@@ -48,12 +45,37 @@ def test_it_registers_a_device_with_a_token_for_the_telemetry_bucket_only(influx
     assert config["token"] == creds.token
 
 
+def test_a_device_token_can_read_telemetry_only_when_the_setting_asks_for_it(influx, settings):
+    settings.INFLUX_DEVICE_TOKEN_READ = True
+    creds = svc.register_device("dev-1")
+    [auth] = device_auths(influx, "dev-1")
+    grants = {(p.action, p.resource.type, p.resource.id) for p in auth.permissions}
+    assert grants == {
+        ("read", "buckets", influx.bucket_id),
+        ("write", "buckets", influx.bucket_id),
+    }
+    assert all(p.resource.org_id == influx.org_id for p in auth.permissions)
+    with InfluxDBClient(url=creds.url, token=creds.token, org=creds.org) as device:
+        writer = device.write_api(write_options=SYNCHRONOUS)
+        writer.write(creds.bucket, creds.org, "environment,device=dev-1 Temperature=21.5")
+        rows = device.query_api().query(
+            f'from(bucket: "{creds.bucket}") |> range(start: -1h)', org=creds.org
+        )
+        assert [r.get_value() for t in rows for r in t.records] == [21.5]
+
+
 def test_a_device_token_writes_telemetry_but_cannot_touch_the_registry(influx):
     creds = svc.register_device("dev-1")
     with InfluxDBClient(url=creds.url, token=creds.token, org=creds.org) as device:
         writer = device.write_api(write_options=SYNCHRONOUS)
         writer.write(creds.bucket, creds.org, "environment,device=dev-1 Temperature=21.5")
-        rows = device.query_api().query(
+        # Write-only by default: it cannot read even the telemetry (InfluxDB: "not found").
+        with pytest.raises(ApiException) as own:
+            device.query_api().query(
+                f'from(bucket: "{creds.bucket}") |> range(start: -1h)', org=creds.org
+            )
+        assert own.value.status == 404
+        rows = influx.client.query_api().query(
             f'from(bucket: "{creds.bucket}") |> range(start: -1h)', org=creds.org
         )
         assert [r.get_value() for t in rows for r in t.records] == [21.5]

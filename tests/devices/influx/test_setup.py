@@ -20,3 +20,24 @@ def test_health_notices_a_bucket_deleted_after_startup(influx, settings):
     status = svc.health()
     assert status["status"] == "fail"
     assert "influx_setup" in status["message"]
+
+
+def test_health_fails_when_queries_fail_though_ping_and_buckets_answer(local_influx):
+    local_influx.local.faults.add(status=500, count=10, path="/api/v2/query")
+    status = svc.health()
+    assert status["status"] == "fail"
+    assert "query" in status["message"]
+    local_influx.local.faults.clear()
+    assert svc.health()["status"] == "pass"
+
+
+def test_healthz_fails_within_the_timeout_when_queries_hang(client, local_influx, settings):
+    import time
+
+    settings.INFLUX_TIMEOUT = "1"
+    local_influx.local.faults.add(delay=3, count=2, path="/api/v2/query")
+    started = time.monotonic()
+    response = client.get("/healthz")
+    assert time.monotonic() - started < 2
+    assert response.status_code == 503
+    assert response.json()["status"] == "fail"
