@@ -41,6 +41,7 @@ from .errors import (
     InfluxUnavailable,
     InvalidDeviceId,
 )
+from .fleet import Fleet
 from .registry import (
     orphan_authorizations,
     register_device,
@@ -92,6 +93,7 @@ __all__ = [
     "DeviceSession",
     "DeviceView",
     "FieldStats",
+    "Fleet",
     "InfluxError",
     "InfluxMisconfigured",
     "InfluxUnavailable",
