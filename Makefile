@@ -46,6 +46,7 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(PY) -m bench.localinflux
 	$(PY) -m bench.app
+	$(PY) -m bench.fleet
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import logging
 import multiprocessing
 import os
 import resource
@@ -65,6 +66,7 @@ def _setup_django(env: dict[str, str]) -> None:
     django.setup()
     for key, value in env.items():
         setattr(settings, key, value)
+    logging.getLogger("devices.influx").setLevel(logging.WARNING)  # one line per registration
 
 
 def _make_buckets(client, *names: str) -> None:
