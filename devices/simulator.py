@@ -241,6 +241,25 @@ def position(t: datetime, device_id: str = "", seed: int = 0) -> tuple[float, fl
     return values["Lat"], values["Lon"]
 
 
+def readings(
+    device_id: str,
+    start: datetime,
+    stop: datetime,
+    rng: random.Random | int | None = None,
+    step: timedelta = timedelta(minutes=1),
+) -> Iterator[tuple[datetime, dict[str, float]]]:
+    """``(time, fields)`` for every ``step`` from ``start``'s minute to ``stop`` inclusive.
+
+    ``rng``: the seed, or a ``random.Random`` the seed is drawn from (so a seeded one gives the
+    same series); None is seed 0. For tests and screenshots; ``Model.lines`` is the fast path.
+    """
+    seed = rng.randrange(2**32) if isinstance(rng, random.Random) else int(rng or 0)
+    model = Model(device_id, seed)
+    every = max(1, int(step.total_seconds() // MINUTE_S))
+    for minute in range(epoch_minute(start), epoch_minute(stop) + 1, every):
+        yield minute_time(minute), model.reading(minute)
+
+
 def backfill_start(last: datetime | None, now: datetime, backfill: timedelta) -> datetime:
     """First minute to write: the minute after the last point, at most ``backfill`` ago."""
     floor = (now - backfill).replace(second=0, microsecond=0)

@@ -162,3 +162,16 @@ def test_backfill_starts_after_the_last_point_but_at_most_the_limit_back(now):
     assert simulator.backfill_start(recent, now, week) == now - timedelta(minutes=10)
     ancient = now - timedelta(days=30)
     assert simulator.backfill_start(ancient, now, week) == now - week
+
+
+def test_readings_yield_one_reading_per_minute_inclusive_and_a_seeded_rng_repeats_them():
+    import random
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    points = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(0)))
+    assert len(points) == 24 * 60 + 1
+    assert points[1][0] - points[0][0] == timedelta(minutes=1)
+    again = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(0)))
+    other = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(1)))
+    assert points == again
+    assert points != other
