@@ -1,10 +1,14 @@
 """manage.py simulate stopped by SIGTERM or SIGINT mid-backfill, as a real process: it stops
 generating, sends what is queued, closes, and its summary's written count is what is stored."""
 
+import fcntl
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -18,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[3]
 DEVICES = [f"sig-{i}" for i in range(8)]
 
 
-def start(env, *args):
+def start(env, *args, stderr=subprocess.PIPE):
     environ = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -31,7 +35,7 @@ def start(env, *args):
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "simulate", *args],
-        cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=stderr, text=True,
     )  # fmt: skip
 
 
@@ -83,3 +87,32 @@ def test_loop_mode_stops_cleanly_on_sigterm_between_passes(influx):
     assert proc.returncode == 0, err
     assert "Stopped by SIGTERM." in out
     assert summary(out)["written"] == count_points(influx, "dev-1") > 0
+
+
+def test_a_terminal_gets_a_live_progress_bar(influx):
+    svc.register_device("dev-1")
+    main, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # 120 columns
+    proc = start(influx, "dev-1", "--backfill-days", "2", stderr=terminal)
+    os.close(terminal)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    assert proc.returncode == 0
+    assert b"100%" in shown  # tqdm's bar: points done, rate, devices
+    assert b"pt/s" in shown
+    assert b"devices 1/1" in shown
+    assert "progress:" not in out  # no plain lines when there is a terminal
