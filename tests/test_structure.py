@@ -124,4 +124,5 @@ PUBLIC_SERVICE_NAMES = [
     "ORPHANS_CHECK",
     # the client, the page deadline, writing as a device
     "reset_client", "page_deadline", "start_page_deadline", "end_page_deadline", "DeviceSession",
+    "Fleet",
 ]  # fmt: skip

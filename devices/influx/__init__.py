@@ -45,6 +45,7 @@ from .errors import (
     InfluxUnavailable,
     InvalidDeviceId,
 )
+from .fleet import Fleet
 from .registry import (
     orphan_authorizations,
     register_device,
@@ -99,6 +100,7 @@ __all__ = [
     "DeviceSession",
     "DeviceView",
     "FieldStats",
+    "Fleet",
     "InfluxError",
     "InfluxMisconfigured",
     "InfluxUnavailable",

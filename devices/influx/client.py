@@ -13,6 +13,8 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -57,22 +59,32 @@ class _BoundedRetry(Retry):
             # caller sees the real status (and the wait asked for) in ApiException.
             raise MaxRetryError(kw.get("_pool"), url, ResponseError(f"retry after {wait:g}s"))
         retry = super().increment(method, url, response=response, error=error, **kw)
-        retry.slept = self.slept + (wait if wait is not None else retry.get_backoff_time())
+        backoff = wait if wait is not None else retry.get_backoff_time()
+        if self.slept + backoff > self.budget:
+            # Backing off would overrun the budget too: give up now, with what went wrong.
+            if error is not None:
+                raise MaxRetryError(kw.get("_pool"), url, error) from error
+            raise MaxRetryError(kw.get("_pool"), url, ResponseError(f"retry after {backoff:g}s"))
+        retry.slept = self.slept + backoff
         return retry
 
 
-def retry_policy(timeout_s: float, *, patient: bool) -> Retry:
+PATIENT_BUDGET_S = 300.0
+
+
+def retry_policy(timeout_s: float, *, patient: bool, budget_s: float | None = None) -> Retry:
     if patient:
         # Commands (simulate, setup): wait for the server rather than lose a batch. Writes are
         # idempotent in InfluxDB (same series + time overwrite), so re-sending after a dropped
-        # connection is safe.
+        # connection is safe. The sleeping budget bounds the waits; a server that hangs costs
+        # at most three timeouts per request (read=2).
         retry = _BoundedRetry(
-            total=10, connect=3, read=2, status=6, other=0, redirect=0,
+            total=40, connect=12, read=2, status=30, other=0, redirect=0,
             status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
-            backoff_factor=0.5, backoff_max=30, respect_retry_after_header=True,
+            backoff_factor=0.5, backoff_max=10, respect_retry_after_header=True,
             raise_on_status=False,
         )  # fmt: skip
-        retry.budget = 300.0
+        retry.budget = PATIENT_BUDGET_S if budget_s is None else budget_s
         return retry
     # Pages: quick retries on 429/503 only, sleeping at most half the timeout in all; no retry
     # of a timed-out read (that would double the time a page waits); one retry of a refused
@@ -163,8 +175,10 @@ def new_conn(
     send_token: bool = True,
     credential_label: str = OPERATOR_LABEL,
     credential_hint: str = OPERATOR_HINT,
+    budget_s: float | None = None,
 ) -> Conn:
-    """A connection with its own client: page retries, or patient ones (commands).
+    """A connection with its own client: page retries, or patient ones (commands), sleeping
+    at most ``budget_s`` between the retries of one request (patient only).
 
     ``send_token=False``: the client sends no token (onboarding an empty InfluxDB); error
     messages still know the token, to keep it out of them.
@@ -175,7 +189,7 @@ def new_conn(
         token=token if send_token else None,
         org=org if send_token else None,
         timeout=int(timeout_s * 1000),
-        retries=retry_policy(timeout_s, patient=patient),
+        retries=retry_policy(timeout_s, patient=patient, budget_s=budget_s),
     )
     return Conn(
         client=client,
@@ -213,6 +227,8 @@ def settings_snapshot() -> dict[str, str]:
 
 _lock = threading.Lock()
 _conn: Conn | None = None
+# Set by ``patient_requests``: the shared connection retries as a command's (budget in s).
+_patient_budget: float | None = None
 
 
 def get() -> Conn:
@@ -224,8 +240,23 @@ def get() -> Conn:
     with _lock:
         if _conn is not None and _conn.pid == os.getpid():
             return _conn
-        _conn = new_conn(**settings_snapshot(), patient=False)
+        budget = _patient_budget
+        _conn = new_conn(**settings_snapshot(), patient=budget is not None, budget_s=budget)
         return _conn
+
+
+@contextmanager
+def patient_requests(budget_s: float = PATIENT_BUDGET_S) -> Iterator[None]:
+    """Inside, the shared connection retries as a command's does (registry reads and changes
+    included), sleeping at most ``budget_s`` per request: for commands, never for pages."""
+    global _patient_budget
+    _patient_budget = budget_s
+    reset_client()
+    try:
+        yield
+    finally:
+        _patient_budget = None
+        reset_client()
 
 
 def reset_client() -> None:

@@ -19,9 +19,10 @@ from .types import DeviceCredentials
 class DeviceSession:
     """A client that acts as one device: its own token, the telemetry bucket only.
 
-    Used by ``manage.py simulate`` so the virtual device proves its token works exactly as a
-    real device's would. Writes are synchronous (nothing buffered to lose) and retried
-    patiently on 429/5xx, honouring Retry-After. Use as a context manager.
+    For one device at a time (tests, tools); ``manage.py simulate`` writes whole fleets through
+    ``fleet.Fleet``, also with each device's own token. Writes are synchronous (nothing
+    buffered to lose) and retried patiently on 429/5xx, honouring Retry-After. Use as a context
+    manager.
     """
 
     def __init__(self, credentials: DeviceCredentials):

@@ -1,68 +1,119 @@
-"""The virtual device's value model."""
+"""The virtual device's value model: reproducible, weather-like, inside the gauges' ranges."""
 
-import random
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from devices import simulator
+from localinflux.lineprotocol import parse
 
-RANGES = {
-    "Temperature": (0, 40),
-    "Humidity": (0, 99),
-    "Pressure": (970, 1050),
-    "CO2": (400, 3000),
-    "TVOC": (250, 2000),
-}
+RANGES = simulator.RANGES
+JAN_1 = simulator.epoch_minute(datetime(2026, 1, 1, tzinfo=UTC))
 
 
-def test_every_value_is_a_float_within_its_sensor_range():
-    rng = random.Random(1)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    for step in range(0, 90 * 24, 7):  # 90 days, every 7 hours
-        values = simulator.reading(start + timedelta(hours=step), rng, "dev-1")
-        assert set(values) == {*RANGES, "Lat", "Lon"}
-        for name, (low, high) in RANGES.items():
-            assert isinstance(values[name], float)
-            assert low <= values[name] <= high, (name, values[name])
+def _series(model, first, minutes, field):
+    i = simulator.FIELDS.index(field)
+    values = []
+    for hour in range(first // 60, (first + minutes) // 60):
+        values.extend(v[i] for v in model.hour(hour))
+    return values
 
 
-def test_the_same_seed_gives_the_same_series():
-    t0 = datetime(2026, 3, 1, tzinfo=UTC)
-    t1 = t0 + timedelta(hours=3)
-    a = list(simulator.readings("dev", t0, t1, random.Random(42)))
-    b = list(simulator.readings("dev", t0, t1, random.Random(42)))
-    c = list(simulator.readings("dev", t0, t1, random.Random(43)))
+def test_every_value_is_a_float_within_its_sensor_range_without_clipping():
+    for n in range(5):
+        model = simulator.Model(f"dev-{n}", seed=n)
+        for minute in range(JAN_1, JAN_1 + 365 * 1440, 7 * 60 + 13):  # a year, ~every 7 hours
+            values = model.reading(minute)
+            assert set(values) == {*RANGES, "Lat", "Lon"}
+            for name, (low, high) in RANGES.items():
+                assert isinstance(values[name], float)
+                # Strictly inside: a value stuck at a bound would be clipping.
+                assert low < values[name] < high, (name, values[name])
+
+
+def test_the_same_seed_gives_the_same_series_and_another_seed_another():
+    a = list(simulator.Model("dev", 42).lines("m ", JAN_1, JAN_1 + 180))
+    b = list(simulator.Model("dev", 42).lines("m ", JAN_1, JAN_1 + 180))
+    c = list(simulator.Model("dev", 43).lines("m ", JAN_1, JAN_1 + 180))
     assert a == b
     assert a != c
 
 
-def test_it_yields_one_reading_per_minute_inclusive():
-    t0 = datetime(2026, 3, 1, tzinfo=UTC)
-    points = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(0)))
-    assert len(points) == 24 * 60 + 1
-    assert points[1][0] - points[0][0] == timedelta(minutes=1)
+def test_a_value_depends_on_seed_device_and_minute_only_not_on_the_start_minute():
+    minute = JAN_1 + 5000
+    alone = simulator.Model("dev-1", 7).reading(minute)
+    # The same model after generating other stretches of time, and other devices' models.
+    busy = simulator.Model("dev-1", 7)
+    list(busy.lines("m ", JAN_1 - 3000, JAN_1 + 10))
+    for other in ("dev-2", "dev-3"):
+        simulator.Model(other, 7).reading(minute)
+    assert busy.reading(minute) == alone
+    # Lines from two different start minutes agree where they overlap.
+    early = list(simulator.Model("dev-1", 7).lines("m ", minute - 37, minute + 100))
+    late = list(simulator.Model("dev-1", 7).lines("m ", minute, minute + 100))
+    assert early[37:] == late
 
 
-def test_temperature_is_higher_at_noon_than_at_midnight():
-    rng = random.Random(5)
-    for day in range(10):
-        midnight = datetime(2026, 5, 1, tzinfo=UTC) + timedelta(days=day)
-        noon = midnight + timedelta(hours=12)
-        assert simulator.value("Temperature", noon, rng) > simulator.value(
-            "Temperature", midnight, rng
-        )
+def test_it_writes_one_line_per_minute_inclusive_with_float_fields():
+    model = simulator.Model("dev")
+    lines = list(model.lines("environment,device=dev ", JAN_1, JAN_1 + 1440))
+    assert len(lines) == 24 * 60 + 1
+    points, errors = parse("".join(lines), "s", 0, {})
+    assert not errors
+    assert len(points) == len(lines)
+    assert all(kind == "float" for _, fields, _ in points for _, kind, _ in fields)
+    first = lines[0].split()
+    assert int(first[-1]) == JAN_1 * 60
+    assert int(lines[1].split()[-1]) - int(first[-1]) == 60
+    for field in first[1].split(","):
+        name, text = field.split("=")
+        assert not text.endswith("i")  # floats, never integers (no type conflicts later)
+        assert text == f"{float(text):.{simulator.DECIMALS[name]}f}"
 
 
-def test_the_seasonal_wave_follows_each_period():
-    # Without the daily wave and noise (same time of day, noise tiny vs the seasonal swing),
-    # a quarter period in, the 30-day temperature wave is near its top; three quarters in, near
-    # its bottom.
-    rng = random.Random(0)
-    epoch_noon = datetime(1970, 1, 1, 12, tzinfo=UTC)
-    top = simulator.value("Temperature", epoch_noon + timedelta(days=30 * 1000 + 7.5), rng)
-    bottom = simulator.value("Temperature", epoch_noon + timedelta(days=30 * 1000 + 22.5), rng)
-    assert top - bottom > 15
+def test_temperature_has_a_daily_and_a_seasonal_cycle():
+    model = simulator.Model("dev-1", 5)
+    offset = model.utc_offset_min
+    afternoons, nights = [], []
+    for day in range(30):
+        base = JAN_1 + 150 * 1440 + day * 1440 - offset  # local midnight, late May
+        afternoons.append(model.reading(base + 15 * 60)["Temperature"])
+        nights.append(model.reading(base + 3 * 60)["Temperature"])
+    assert sum(afternoons) / 30 > sum(nights) / 30 + 4
+    january = _series(model, JAN_1, 14 * 1440, "Temperature")
+    july = _series(model, JAN_1 + 195 * 1440, 14 * 1440, "Temperature")
+    assert sum(july) / len(july) > sum(january) / len(january) + 8
+
+
+def test_pressure_drifts_over_hours_and_never_jumps():
+    model = simulator.Model("dev-1", 3)
+    pressure = _series(model, JAN_1, 60 * 1440, "Pressure")
+    steps = [abs(a - b) for a, b in itertools.pairwise(pressure)]
+    assert max(steps) < 0.2  # hPa per minute
+    days = [pressure[i : i + 1440] for i in range(0, len(pressure), 1440)]
+    spans = [max(d) - min(d) for d in days]
+    assert max(spans) < 25
+    assert max(pressure) - min(pressure) > 5  # but it does move over the weeks
+
+
+def test_co2_follows_occupancy_working_days_in_the_daytime():
+    model = simulator.Model("office", 1)
+    offset = model.utc_offset_min
+    monday = JAN_1 + 4 * 1440 - offset  # 2026-01-05, a Monday, local midnight
+    work = [model.reading(monday + d * 1440 + 13 * 60)["CO2"] for d in range(5)]
+    night = [model.reading(monday + d * 1440 + 2 * 60)["CO2"] for d in range(5)]
+    weekend = [model.reading(monday + d * 1440 + 13 * 60)["CO2"] for d in (5, 6)]
+    assert min(work) > max(night) + 150
+    assert min(work) > max(weekend) + 100
+
+
+def test_each_device_is_slightly_different():
+    minute = JAN_1 + 12345
+    a = simulator.Model("dev-1").reading(minute)
+    b = simulator.Model("dev-2").reading(minute)
+    assert a != b
+    assert abs(a["Temperature"] - b["Temperature"]) < 15  # same weather, other room
 
 
 def test_position_moves_along_a_small_track_and_lon_is_the_longitude():
@@ -76,10 +127,20 @@ def test_position_moves_along_a_small_track_and_lon_is_the_longitude():
     assert max(lats) - min(lats) < 0.01  # within about a kilometre
 
 
-def test_devices_start_at_different_places_on_the_track():
+def test_devices_start_at_different_places_and_stationary_ones_stay():
     t = datetime(2026, 3, 1, tzinfo=UTC)
     assert simulator.position(t, "dev-1") != simulator.position(t, "dev-2")
     assert simulator.position(t, "dev-1") == simulator.position(t, "dev-1")
+    still = simulator.Model("dev-1", moving=False)
+    spots = {(r["Lat"], r["Lon"]) for r in map(still.reading, range(JAN_1, JAN_1 + 90))}
+    assert len(spots) == 1
+
+
+def test_the_six_sensor_tags_of_the_reference_apps():
+    assert set(simulator.SENSOR_TAGS) == {
+        "TemperatureSensor", "HumiditySensor", "PressureSensor", "CO2Sensor", "TVOCSensor",
+        "GPSSensor",
+    }  # fmt: skip
 
 
 def test_the_model_has_no_django_or_influx_imports():
@@ -101,3 +162,16 @@ def test_backfill_starts_after_the_last_point_but_at_most_the_limit_back(now):
     assert simulator.backfill_start(recent, now, week) == now - timedelta(minutes=10)
     ancient = now - timedelta(days=30)
     assert simulator.backfill_start(ancient, now, week) == now - week
+
+
+def test_readings_yield_one_reading_per_minute_inclusive_and_a_seeded_rng_repeats_them():
+    import random
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    points = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(0)))
+    assert len(points) == 24 * 60 + 1
+    assert points[1][0] - points[0][0] == timedelta(minutes=1)
+    again = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(0)))
+    other = list(simulator.readings("dev", t0, t0 + timedelta(days=1), random.Random(1)))
+    assert points == again
+    assert points != other

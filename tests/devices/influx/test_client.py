@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -99,3 +100,29 @@ def test_credentials_and_registrations_repr_show_no_token(influx):
     assert creds.token not in repr(reg)
     with svc.DeviceSession(creds) as session:
         assert creds.token not in repr(session._conn)
+
+
+@pytest.mark.localonly
+def test_commands_wait_out_an_outage_that_a_page_gives_up_on(local_influx):
+    local_influx.local.faults.add(status=503, retry_after=1, duration=3)
+    with pytest.raises(svc.InfluxUnavailable, match="503"):
+        svc.list_devices()  # a page sleeps at most half of INFLUX_TIMEOUT in all
+    local_influx.local.faults.clear()
+    local_influx.local.faults.add(status=503, retry_after=1, duration=3)
+    with client.patient_requests(budget_s=10):
+        assert svc.list_devices().total == 0  # registry reads of a command are patient
+    # Afterwards the shared connection is a page's again.
+    local_influx.local.faults.add(status=503, retry_after=1, count=3)
+    with pytest.raises(svc.InfluxUnavailable, match="503"):
+        svc.list_devices()
+
+
+@pytest.mark.localonly
+def test_the_retry_budget_bounds_backoff_waits_too(local_influx):
+    # 503 without Retry-After: exponential backoff, which must not outgrow the budget either.
+    local_influx.local.faults.add(status=503, duration=60)
+    started = time.monotonic()
+    with client.patient_requests(budget_s=1.5), pytest.raises(svc.InfluxUnavailable, match="503"):
+        svc.list_devices()
+    assert time.monotonic() - started < 5
+    local_influx.local.faults.clear()
