@@ -123,4 +123,6 @@ PUBLIC_SERVICE_NAMES = [
     "device_connection", "registry_shares_telemetry_bucket", "SHARED_BUCKET_WARNING",
     # the client, the page deadline, writing as a device
     "reset_client", "page_deadline", "start_page_deadline", "end_page_deadline", "DeviceSession",
+    # --- JSON API (iot-api-ui) ---
+    "measurements_csv",
 ]  # fmt: skip
