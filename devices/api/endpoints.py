@@ -287,11 +287,11 @@ CSV_RESPONSE = {
 def device_measurements(request: HttpRequest, device_id: str, body: MeasurementsIn):
     """One field of the device aggregated per window, as annotated CSV. Only iot-api-ui's plot
     query is accepted (parsed strictly and rebuilt); anything else answers 400."""
-    influx.get_device(device_id)  # 404 unless registered
     try:
         parsed = measurements.parse(body.query, bucket=settings.INFLUX_BUCKET, device_id=device_id)
     except measurements.QueryRefused as exc:
-        raise HttpError(400, str(exc)) from None
+        raise HttpError(400, str(exc)) from None  # before any request to InfluxDB
+    influx.get_device(device_id)  # 404 unless registered
     csv = influx.measurements_csv(
         device_id, field=parsed.field, start=parsed.start, every=parsed.every, fn=parsed.fn
     )
