@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI, Schema
+from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from devices import influx, simulator
@@ -225,7 +225,7 @@ def register(request: HttpRequest, body: RegisterIn):
         "token": creds.token,
         "provisioningUrl": provisioning.url_for(request, creds),
     }
-    return 201, body
+    return Status(201, body)
 
 
 @api.post("/devices/generate", response={200: GenerateOut, **ERRORS}, summary="Write data now")
@@ -245,7 +245,7 @@ def generate(request: HttpRequest, body: GenerateIn):
             rng = random.Random()  # noqa: S311 - simulated sensor noise, not a secret
             count = session.write(simulator.readings(creds.device_id, start, now, rng))
         written.append({"deviceId": creds.device_id, "points": count})
-    return 200, {"devices": written}
+    return Status(200, {"devices": written})
 
 
 @api.api_operation(
@@ -260,12 +260,12 @@ def device_detail(request: HttpRequest, device_id: str):
     try:
         view = influx.device_view(device_id)
     except influx.DeviceNotFound:
-        return 200, []
+        return Status(200, [])
     body = device_json(view.device)
     body["readings"] = [
         {"field": r.field, "value": r.value, "time": _iso(r.time)} for r in view.readings
     ]
-    return 200, [body]
+    return Status(200, [body])
 
 
 CSV_RESPONSE = {
@@ -313,4 +313,4 @@ def device_env(request: HttpRequest, secret: str, device_id: str):
     env = provisioning.device_env(secret, device_id)
     if env is None:
         raise HttpError(404, "No such device configuration.")
-    return 200, env
+    return Status(200, env)
