@@ -7,6 +7,7 @@ token and provisioning URL, once, as the token page does.
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -129,7 +130,7 @@ def device_json(device: influx.Device) -> dict:
         "key": device.key,
         "createdAt": _iso(device.created_at),
         # iot-api-ui shows "Updated: <updatedAt>": the newest thing known of the device.
-        "updatedAt": _iso(device.last_seen or device.created_at),
+        "updatedAt": _iso(max(filter(None, (device.created_at, device.last_seen)), default=None)),
         "lastSeen": _iso(device.last_seen),
     }
 
@@ -228,7 +229,9 @@ def register(request: HttpRequest, body: RegisterIn):
     return Status(201, body)
 
 
-@api.post("/devices/generate", response={200: GenerateOut, **ERRORS}, summary="Write data now")
+@api.post(
+    "/devices/generate", response={200: GenerateOut, 409: Error, **ERRORS}, summary="Write data now"
+)
 def generate(request: HttpRequest, body: GenerateIn):
     """Write simulated telemetry for the devices now, each with its own token: one point a
     minute since its last point, at most an hour back (staff; not with a read-only key)."""
@@ -243,9 +246,33 @@ def generate(request: HttpRequest, body: GenerateIn):
         with influx.DeviceSession(creds) as session:
             start = simulator.backfill_start(session.last_point_time(), now, GENERATE_BACKFILL)
             rng = random.Random()  # noqa: S311 - simulated sensor noise, not a secret
-            count = session.write(simulator.readings(creds.device_id, start, now, rng))
+            try:
+                count = session.write(simulator.readings(creds.device_id, start, now, rng))
+            except influx.InfluxMisconfigured as exc:
+                raise _type_conflict(exc) from None
         written.append({"deviceId": creds.device_id, "points": count})
     return Status(200, {"devices": written})
+
+
+_CONFLICT_RE = re.compile(
+    r'field \\?"(?P<field>[^"\\]+)\\?" on measurement \\?"[^"\\]*\\?" is type (?P<new>\w+), '
+    r"already exists as type (?P<old>\w+)"
+)
+
+
+def _type_conflict(exc: influx.InfluxMisconfigured) -> Exception:
+    """A write InfluxDB refused because another app wrote a field with another type (the
+    tutorial's API writes integers; IoT Center floats): a 409 that says so."""
+    match = _CONFLICT_RE.search(str(exc))
+    if match is None:
+        return exc
+    return HttpError(
+        409,
+        f"Field type conflict: the telemetry bucket already holds {match['field']} as "
+        f"{match['old']} (written by another app, such as the tutorial's API), and IoT Center "
+        f"writes {match['new']}s; nothing more was written. Reading and plotting still work; "
+        "to generate data here, use another telemetry bucket or delete those points.",
+    )
 
 
 @api.api_operation(

@@ -32,8 +32,10 @@ def test_it_lists_devices_in_the_reference_shape(staff_client, influx):
     assert body[0]["lastSeen"].endswith("Z")
     assert body[1]["lastSeen"] is None
     assert body[0]["createdAt"] is not None
-    # iot-api-ui shows "Updated: <updatedAt>": the last telemetry, else the registration.
-    assert body[0]["updatedAt"] == body[0]["lastSeen"]
+    # iot-api-ui shows "Updated: <updatedAt>": the newer of registration and last telemetry.
+    first = body[0]
+    newest = max(first["lastSeen"], first["createdAt"], key=datetime.fromisoformat)
+    assert first["updatedAt"] == newest
     assert body[1]["updatedAt"] == body[1]["createdAt"]
     assert response["X-Total-Count"] == "2"
     for token in tokens:

@@ -188,3 +188,29 @@ def test_a_wrong_key_in_the_path_is_401_json(csrf_client, influx):
     response = csrf_client.get("/api/k/iotc_" + "x" * 43 + "/devices")
     assert response.status_code == 401
     assert response.json()["code"] == "unauthorized"
+
+
+def test_a_bucket_the_tutorial_wrote_integers_to_keeps_working(ui, influx):
+    """The tutorial's API writes integer fields, IoT Center floats: InfluxDB refuses the second
+    type. Reading and plotting go on; generating says clearly why it cannot write."""
+    ui.post("/devices", {"deviceId": "ui-1"})
+    when = int((datetime.now(UTC) - timedelta(minutes=5)).timestamp())
+    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(
+            bucket=influx.bucket,
+            org=influx.org,
+            record=f"environment,device=ui-1 Temperature=20i,Humidity=40i,Pressure=1000i {when}",
+            write_precision="s",
+        )
+    response = ui.post("/devices/generate", {"deviceIds": ["ui-1"]})
+    assert response.status_code == 409
+    message = response.json()["message"]
+    assert "Field type conflict" in message
+    assert "as integer" in message
+    [device] = ui.get("/devices/ui-1").json()
+    assert {r["field"]: r["value"] for r in device["readings"]}["Humidity"] == 40
+    for field in ("Humidity", "Pressure", "Temperature"):
+        query = ui_plot_query(influx.bucket, "ui-1", field)
+        response = ui.post("/devices/ui-1/measurements", {"query": query})
+        assert response.status_code == 200, field
+        assert field in response.content.decode()
