@@ -279,7 +279,7 @@ def _type_conflict(exc: influx.InfluxMisconfigured) -> Exception:
     ["GET", "HEAD"],
     "/devices/{device_id}",
     response={200: list[DeviceDetailOut], **ERRORS},
-    summary="One",
+    summary="One device",
 )
 def device_detail(request: HttpRequest, device_id: str):
     """The device (with its latest reading of each field) as a one-item list; ``[]`` when no
@@ -297,7 +297,7 @@ def device_detail(request: HttpRequest, device_id: str):
 
 CSV_RESPONSE = {
     "responses": {
-        "200": {
+        200: {
             "description": "Annotated CSV, as InfluxDB answers a query",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         }
