@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest
 
 from . import influx, token_stash
+from .api import provisioning
 from .forms import RegisterForm, RemoveForm
 
 PER_PAGE = 25
@@ -47,6 +48,7 @@ def register(request: HttpRequest, form: RegisterForm) -> influx.DeviceCredentia
         return None
     messages.success(request, f"Device {creds.device_id} registered.")
     token_stash.stash(request, creds, title="Device registered")
+    provisioning.issue(creds)
     return creds
 
 
@@ -59,6 +61,7 @@ def rotate(request: HttpRequest, device_id: str) -> influx.DeviceCredentials:
     else:
         messages.success(request, f"Token of {creds.device_id} replaced; the old token is revoked.")
     token_stash.stash(request, creds, title="New device token")
+    provisioning.issue(creds)
     return creds
 
 

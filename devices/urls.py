@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, views
+from . import views
 
 app_name = "devices"
 
@@ -14,7 +14,5 @@ urlpatterns = [
     path("devices/<str:device_id>/remove/", views.remove, name="remove"),
     path("devices/<str:device_id>/rotate-token/", views.rotate, name="rotate"),
     path("devices/<str:device_id>/token/", views.token, name="token"),
-    path("api/devices", api.device_list, name="api-list"),
-    path("api/devices/<str:device_id>", api.device_detail, name="api-detail"),
     path("healthz", views.healthz, name="healthz"),
 ]

@@ -226,3 +226,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="iot-center@localhost
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.context_processors.mail")
+
+# --- JSON API (devices.api: django-ninja, API keys, device provisioning URLs) ---------------
+INSTALLED_APPS += ["ninja", "devices.api"]
+# /api/k/<key>/... becomes /api/... with that key (iot-api-ui's API_URL), before anything
+# routes the request; right after JsonErrorsMiddleware so its errors are JSON too.
+MIDDLEWARE.insert(2, "devices.api.auth.PathKeyMiddleware")
+# How long a device's provisioning URL works (hours); a token rotation replaces it sooner.
+PROVISIONING_TTL_HOURS = env.int("PROVISIONING_TTL_HOURS", default=24 * 7)

@@ -65,7 +65,14 @@ from .setup import (
     onboard,
     registry_shares_telemetry_bucket,
 )
-from .telemetry import field_stats, latest_readings, telemetry_series
+
+# --- JSON API (iot-api-ui) ---
+from .telemetry import (
+    field_stats,
+    latest_readings,
+    measurements_csv,
+    telemetry_series,
+)
 from .types import (
     CONFIG_REFRESH_S,
     DEFAULT_RANGE,
@@ -122,6 +129,7 @@ __all__ = [
     "list_devices",
     "mask_token",
     "masked_settings",
+    "measurements_csv",  # JSON API (iot-api-ui)
     "onboard",
     "orphan_authorizations",
     "page_deadline",

@@ -10,7 +10,7 @@ from influxdb_client import Point, WritePrecision
 from devices import queries
 from devices.simulator import SENSOR_TAGS
 
-from .client import new_conn
+from .client import get, new_conn
 from .lowlevel import TELEMETRY_SETTING, telemetry_query, write
 from .telemetry import owned
 from .types import DeviceCredentials
@@ -47,10 +47,12 @@ class DeviceSession:
         self._conn.close()
 
     def last_point_time(self) -> datetime | None:
-        """Newest telemetry point of this device, read with the device's own token."""
+        """Newest telemetry point of this device. Read with IoT Center's own connection: device
+        tokens may only write (unless INFLUX_DEVICE_TOKEN_READ), and the answer is the same."""
+        conn = get()
         rows = telemetry_query(
-            self._conn,
-            queries.last_point_time(self._conn.bucket, self.credentials.device_id),
+            conn,
+            queries.last_point_time(conn.bucket, self.credentials.device_id),
             f"read the last point of device {self.credentials.device_id!r}",
         )
         mine = owned(rows, self.credentials.device_id)

@@ -156,3 +156,25 @@ def last_seen(conn: Conn, device_ids: list[str]) -> dict[str, datetime]:
     for row in rows:
         note_seen(seen, row, wanted)
     return seen
+
+
+# --- JSON API (iot-api-ui) ---
+
+
+def measurements_csv(device_id: str, *, field: str, start: str, every: str, fn: str) -> str:
+    """Annotated CSV (as InfluxDB answers it) of one field of the device, aggregated per
+    window: what iot-api-ui's plots parse. The query is built by ``queries.measurements``."""
+    from .deadline import bounded
+    from .errors import bucket_missing, guard
+    from .lowlevel import TELEMETRY_SETTING
+
+    device_id = check_id(device_id)
+    conn = get()
+    flux = queries.measurements(conn.bucket, device_id, field, start, every, fn)
+    what = f"read the {field} measurements of device {device_id!r}"
+
+    def run() -> str:
+        with guard(conn, what, not_found=bucket_missing(conn.bucket, TELEMETRY_SETTING)):
+            return conn.query_api.query_raw(flux, org=conn.org).data.decode("utf-8")
+
+    return bounded(conn, what, run)

@@ -1,4 +1,4 @@
-"""The JSON API: reference shapes, login required, never a token."""
+"""The JSON API's device reads: reference shapes, login or key required, never a token."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -28,10 +28,15 @@ def test_it_lists_devices_in_the_reference_shape(staff_client, influx):
     assert response.status_code == 200
     body = response.json()
     assert [d["deviceId"] for d in body] == ["api-1", "api-2"]
-    assert set(body[0]) == {"deviceId", "key", "createdAt", "lastSeen"}
+    assert set(body[0]) == {"deviceId", "key", "createdAt", "updatedAt", "lastSeen"}
     assert body[0]["lastSeen"].endswith("Z")
     assert body[1]["lastSeen"] is None
     assert body[0]["createdAt"] is not None
+    # iot-api-ui shows "Updated: <updatedAt>": the newer of registration and last telemetry.
+    first = body[0]
+    newest = max(first["lastSeen"], first["createdAt"], key=datetime.fromisoformat)
+    assert first["updatedAt"] == newest
+    assert body[1]["updatedAt"] == body[1]["createdAt"]
     assert response["X-Total-Count"] == "2"
     for token in tokens:
         assert token not in response.content.decode()
@@ -56,7 +61,8 @@ def test_it_returns_one_device_with_latest_readings(staff_client, influx):
         )
     response = staff_client.get("/api/devices/api-3")
     assert response.status_code == 200
-    body = response.json()
+    # A list of one, as the reference API answers (iot-api-ui shows nothing otherwise).
+    [body] = response.json()
     assert body["deviceId"] == "api-3"
     assert body["key"] == creds.key
     readings = {r["field"]: r for r in body["readings"]}
@@ -66,8 +72,14 @@ def test_it_returns_one_device_with_latest_readings(staff_client, influx):
     assert creds.token not in response.content.decode()
 
 
-@pytest.mark.parametrize("device_id", ["ghost", 'x"%20or%20"1"=="1', "%24%7Bx%7D"])
-def test_it_answers_404_json_for_unknown_or_invalid_ids(user_client, influx, device_id):
+def test_it_answers_an_empty_list_for_an_unknown_device(user_client, influx):
+    response = user_client.get("/api/devices/ghost")
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+@pytest.mark.parametrize("device_id", ['x"%20or%20"1"=="1', "%24%7Bx%7D"])
+def test_it_answers_404_json_for_invalid_ids(user_client, influx, device_id):
     response = user_client.get(f"/api/devices/{device_id}")
     assert response.status_code == 404
     assert response.json()["code"] == "not found"
@@ -78,8 +90,8 @@ def test_plain_users_may_read_the_api(user_client, influx):
     assert [d["deviceId"] for d in user_client.get("/api/devices").json()] == ["seen-by-all"]
 
 
-def test_the_api_is_read_only(staff_client):
-    assert staff_client.post("/api/devices", {"deviceId": "x"}).status_code == 405
+def test_devices_are_not_changed_by_put_or_delete(staff_client):
+    assert staff_client.put("/api/devices", {"deviceId": "x"}).status_code == 405
     assert staff_client.delete("/api/devices/x").status_code == 405
 
 
