@@ -81,6 +81,10 @@ class InfluxErrorMiddleware:
             return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, influx.DeviceBusy):
+            # Not an outage: another change of the device holds its lock; nothing was changed.
+            log.info("Device busy for %s: %s", request.path, exception.reason)
+            return self._error(request, 409, "conflict", exception.reason, retry_after=5)
         if isinstance(exception, influx.InfluxUnavailable):
             # The reason may name a host or a timeout, never a token; the page shows the URL only.
             log.warning("InfluxDB unavailable for %s: %s", request.path, exception.reason)
@@ -109,7 +113,7 @@ class InfluxErrorMiddleware:
         if wants_json(request):
             response = JsonResponse({"code": code, "message": message}, status=status)
         else:
-            template = "404.html" if status == 404 else "503.html"
+            template = {404: "404.html", 409: "409.html"}.get(status, "503.html")
             response = render(request, template, {"message": message}, status=status)
         if retry_after:
             response["Retry-After"] = str(retry_after)

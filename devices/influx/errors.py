@@ -46,8 +46,8 @@ class InfluxUnavailable(InfluxError):
 
 class DeviceBusy(InfluxUnavailable):
     """Another change of the same device (in any process or host) did not finish within the
-    wait: nothing was changed. A 503 for pages that know only ``InfluxUnavailable``; its
-    message says what happened ("another change to device ... is in progress")."""
+    wait: nothing was changed. Pages answer 409 with its message ("another change to device ...
+    is in progress"); code that knows only ``InfluxUnavailable`` still treats it as a retry."""
 
     def __init__(self, message: str, *, url: str = ""):
         InfluxError.__init__(self, message)
