@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from django import db
 from django.core.management.base import BaseCommand, CommandError
 
 from devices import influx, simulator
@@ -278,17 +279,24 @@ class Command(BaseCommand):
         if not missing:
             return
 
-        def register(device_id: str) -> None:
-            if self.stop_signal:
-                return
+        def register(device_ids: list[str]) -> None:
             try:
-                influx.register_device(device_id)
-            except influx.DeviceExists:
-                return  # registered meanwhile (another shard's process, say)
-            self.say(f"{device_id}: registered", 2)
+                for device_id in device_ids:
+                    if self.stop_signal:
+                        return
+                    try:
+                        influx.register_device(device_id)
+                    except influx.DeviceExists:
+                        continue  # registered meanwhile (another shard's process, say)
+                    self.say(f"{device_id}: registered", 2)
+            finally:
+                # Each change takes its device's lock in the database: this thread's connection
+                # ends with its share, rather than staying open until the process exits.
+                db.connection.close()
 
+        shares = [missing[i::REGISTER_THREADS] for i in range(REGISTER_THREADS)]
         with ThreadPoolExecutor(REGISTER_THREADS) as pool:
-            for future in [pool.submit(register, d) for d in missing]:
+            for future in [pool.submit(register, share) for share in shares if share]:
                 future.result()  # the first error ends the run, reported once
         self.say(f"Registered {len(missing):,} devices.")
 
