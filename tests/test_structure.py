@@ -125,4 +125,6 @@ PUBLIC_SERVICE_NAMES = [
     # the client, the page deadline, writing as a device
     "reset_client", "page_deadline", "start_page_deadline", "end_page_deadline", "DeviceSession",
     "Fleet",
+    # live pages: a device's dashboard over any range, the fleet overview
+    "Dashboard", "TimeWindow", "dashboard", "FleetOverview", "fleet_overview",
 ]  # fmt: skip
