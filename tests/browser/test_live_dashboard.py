@@ -1,0 +1,87 @@
+"""The live dashboard in Chromium: uPlot charts that show a value on hover, and a point a
+device writes appears without a reload, under the site's CSP (no violation)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from influxdb_client.client.write_api import SYNCHRONOUS
+from playwright.sync_api import expect, sync_playwright
+
+from devices import influx as svc
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_csp import COLLECT_VIOLATIONS
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture
+def page(monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(timezone_id="Europe/Prague")
+        context.add_init_script(COLLECT_VIOLATIONS)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def write(env, lines):
+    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(env.bucket, env.org, lines, write_precision="s")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
+    live_server, influx, staff_user, page
+):
+    svc.register_device("live-1")
+    stop = datetime.now(UTC).replace(second=0, microsecond=0)
+    write(
+        influx,
+        [
+            f"environment,device=live-1 Temperature={20 + m / 10} "
+            f"{int((stop - timedelta(minutes=m)).timestamp())}"
+            for m in range(1, 40)
+        ],
+    )
+    base = live_server.url
+    page.goto(f"{base}/accounts/login/?next=/devices/live-1/dashboard/%3Frange%3D1h")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard live-1")).to_be_visible()
+
+    figure = page.locator('figure.chart[data-field="Temperature"]')
+    canvas = figure.locator("canvas")
+    expect(canvas).to_be_visible()  # uPlot drew it (the server SVG is the no-JS fallback)
+    expect(figure.locator("svg.server-chart")).to_be_hidden()
+    # The viewer's time zone is named.
+    expect(page.locator(".live-status")).to_contain_text("Europe/Prague")
+
+    figure.scroll_into_view_if_needed()
+    box = figure.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5, steps=5)
+    value = figure.locator(".u-legend .u-series").nth(1).locator(".u-value")
+    expect(value).not_to_have_text("—")
+    expect(value).to_have_text(re.compile(r"^2\d(\.\d+)?$"))
+    time_value = figure.locator(".u-legend .u-series").first.locator(".u-value")
+    expect(time_value).to_contain_text(":")
+
+    page.evaluate("window.__notReloaded = true")
+    write(
+        influx, [f"environment,device=live-1 Temperature=77.7 {int(datetime.now(UTC).timestamp())}"]
+    )
+    gauge_value = page.locator("figure.gauge .reading .value").first
+    expect(gauge_value).to_have_text("77.70", timeout=20_000)
+    expect(figure).not_to_have_attribute("data-updates", "0")
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.evaluate("window.__cspViolations") == []
