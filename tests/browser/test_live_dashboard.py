@@ -85,3 +85,32 @@ def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
     expect(figure).not_to_have_attribute("data-updates", "0")
     assert page.evaluate("window.__notReloaded") is True
     assert page.evaluate("window.__cspViolations") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_overview_lists_the_active_device_and_the_silent_one(
+    live_server, influx, staff_user, page
+):
+    svc.register_device("active-1")
+    svc.register_device("silent-1")
+    now = int(datetime.now(UTC).timestamp())
+    write(
+        influx,
+        [
+            f"environment,device=active-1 Temperature=21.5 {now - 30}",
+            f"environment,device=silent-1 Temperature=18.0 {now - 3 * 3600}",
+        ],
+    )
+    page.goto(f"{live_server.url}/accounts/login/?next=/")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Fleet overview")).to_be_visible()
+    expect(page.locator('[data-stat="online"]')).to_have_text("1")
+    expect(page.locator('[data-stat="silent"]')).to_have_text("1")
+    active = page.get_by_role("region", name="Most recently active")
+    expect(active.get_by_role("link", name="active-1")).to_be_visible()
+    expect(active).to_contain_text("21.50")
+    silent = page.get_by_role("region", name="Went silent")
+    expect(silent.get_by_role("link", name="silent-1")).to_be_visible()
+    assert page.evaluate("window.__cspViolations") == []
