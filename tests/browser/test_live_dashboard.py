@@ -114,3 +114,24 @@ def test_the_overview_lists_the_active_device_and_the_silent_one(
     silent = page.get_by_role("region", name="Went silent")
     expect(silent.get_by_role("link", name="silent-1")).to_be_visible()
     assert page.evaluate("window.__cspViolations") == []
+
+
+@pytest.mark.localonly
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_refresh_shows_stale_and_recovers_by_itself(
+    live_server, local_influx, staff_user, page
+):
+    svc.register_device("flaky-1")
+    now = int(datetime.now(UTC).timestamp())
+    write(local_influx, [f"environment,device=flaky-1 Temperature=21.5 {now - 30}"])
+    page.goto(f"{live_server.url}/accounts/login/?next=/devices/flaky-1/dashboard/%3Frange%3D1h")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    status = page.locator(".live-status")
+    expect(status).to_contain_text("Live")
+    local_influx.local.faults.add(status=500, count=100, path="/api/v2/query")
+    expect(status).to_contain_text("retrying", timeout=20_000)
+    expect(status).to_have_attribute("data-state", "stale")
+    local_influx.local.faults.clear()
+    expect(status).to_contain_text("Live: updated", timeout=30_000)
