@@ -100,3 +100,19 @@ def test_the_device_page_survives_hostile_data_on_every_range(hostile, range_key
     for device_id in [*CASES, "mixed"]:
         response = hostile.get(f"/devices/{device_id}/", {"range": range_key})
         assert response.status_code == 200, (device_id, response.content[:300])
+
+
+@pytest.mark.parametrize("range_key", ["1d", "3d", "7d", "30d"])
+def test_a_constant_written_once_a_minute_for_days_draws_a_flat_line(
+    staff_client, influx, range_key
+):
+    # Issue 8's first report: window means of a constant differ in the last bits
+    # (21.7 vs 21.700000000000003), which collapsed the axis ticks (ZeroDivisionError, a hang).
+    svc.register_device("flat")
+    write(
+        influx,
+        [f"environment,device=flat Temperature=21.7 {at(m)}" for m in range(0, 4 * 24 * 60, 1)],
+    )
+    response = staff_client.get("/devices/flat/dashboard/", {"range": range_key})
+    assert response.status_code == 200
+    assert response.content.decode().count('class="line"') == 1
