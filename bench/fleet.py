@@ -25,8 +25,10 @@ import resource
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -50,6 +52,9 @@ def _serve(token: str, pipe) -> None:
         pipe.recv()  # until the benchmark is done
 
 
+_BENCH_DB = Path(tempfile.gettempdir()) / f"iotcenter-bench-fleet-{os.getpid()}.sqlite3"
+
+
 def _env(url: str, token: str, bucket: str, bucket_auth: str) -> dict[str, str]:
     return {
         "INFLUX_URL": url,
@@ -58,6 +63,9 @@ def _env(url: str, token: str, bucket: str, bucket_auth: str) -> dict[str, str]:
         "INFLUX_BUCKET": bucket,
         "INFLUX_BUCKET_AUTH": bucket_auth,
         "INFLUX_TIMEOUT": "30",
+        # Its own database (registrations take a per-device lock row there), shared with the
+        # memory-measuring subprocesses, never the checkout's own.
+        "DATABASE_URL": f"sqlite:///{_BENCH_DB}",
     }
 
 
@@ -69,6 +77,9 @@ def _setup_django(env: dict[str, str]) -> None:
     django.setup()
     for key, value in env.items():
         setattr(settings, key, value)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
     logging.getLogger("devices.influx").setLevel(logging.WARNING)  # one line per registration
 
 
@@ -243,6 +254,7 @@ def main() -> int:
     finally:
         ours.send("stop")
         server.join(timeout=10)
+        _BENCH_DB.unlink(missing_ok=True)
 
     vs_tutorial = sim_rate / tutorial_rate
     vs_ceiling = sim_rate / ceiling_rate

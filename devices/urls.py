@@ -11,6 +11,7 @@ urlpatterns = [
     # Ids are checked by the service; a bad one becomes a 404 through the middleware.
     path("devices/<str:device_id>/", views.detail, name="detail"),
     path("devices/<str:device_id>/dashboard/", views.dashboard, name="dashboard"),
+    path("devices/<str:device_id>/dashboard/data", views.dashboard_data, name="dashboard-data"),
     path("devices/<str:device_id>/remove/", views.remove, name="remove"),
     path("devices/<str:device_id>/rotate-token/", views.rotate, name="rotate"),
     path("devices/<str:device_id>/token/", views.token, name="token"),

@@ -11,9 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import influx, pages, token_stash
+from . import influx, live, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 from .middleware import wants_json
+from .ranges import RangeForm
 
 
 def staff_required(view):
@@ -52,8 +53,11 @@ def token(request: HttpRequest, device_id: str):
 
 
 @require_safe
+@login_required
 def index(request: HttpRequest):
-    return redirect("devices:list")
+    """The fleet overview: what the fleet is doing now (two queries whatever its size)."""
+    overview = influx.fleet_overview(online_minutes=live.online_minutes())
+    return render(request, "devices/overview.html", {"fleet": overview})
 
 
 @require_safe
@@ -97,18 +101,21 @@ def detail(request: HttpRequest, device_id: str):
 @require_safe
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
-    range_key = range_from(request)
-    view = influx.device_view(device_id, range_key=range_key, series=True)
-    device = view.device
-    ctx = {
-        "device": device,
-        "readings": sorted(view.readings, key=lambda r: pages.field_rank(r.field)),
-        "series": sorted(view.series.items(), key=lambda item: pages.field_rank(item[0])),
-        "range_key": range_key,
-        "range_value": influx.RANGES[range_key][0],
-        "ranges": list(influx.RANGES),
-    }
+    form = RangeForm(request.GET)
+    board = influx.dashboard(device_id, form.window())
+    ctx = {"board": board, "device": board.device, "form": form, **live.page_context(board)}
     return render(request, "devices/dashboard.html", ctx)
+
+
+@require_safe
+@login_required
+def dashboard_data(request: HttpRequest, device_id: str):
+    """The dashboard's data as JSON, what ``static/js/charts.js`` refreshes live ranges from."""
+    form = RangeForm(request.GET)
+    board = influx.dashboard(device_id, form.window())
+    response = JsonResponse(live.board_json(board))
+    add_never_cache_headers(response)
+    return response
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

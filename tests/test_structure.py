@@ -127,4 +127,6 @@ PUBLIC_SERVICE_NAMES = [
     "Fleet",
     # --- JSON API (iot-api-ui) ---
     "measurements_csv",
+    # live pages: a device's dashboard over any range, the fleet overview
+    "Dashboard", "TimeWindow", "dashboard", "FleetOverview", "fleet_overview",
 ]  # fmt: skip

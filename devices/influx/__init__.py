@@ -27,6 +27,7 @@ Data model (shared with InfluxData's reference IoT Center apps):
 """
 
 from .client import reset_client
+from .dashboard import Dashboard, TimeWindow, dashboard
 from .deadline import end_page_deadline, page_deadline, start_page_deadline
 from .device_session import DeviceSession
 from .devices import (
@@ -46,6 +47,7 @@ from .errors import (
     InvalidDeviceId,
 )
 from .fleet import Fleet
+from .overview import FleetOverview, fleet_overview
 from .registry import (
     orphan_authorizations,
     register_device,
@@ -98,6 +100,7 @@ __all__ = [
     "RANGES",
     "SHARED_BUCKET_WARNING",
     "Check",
+    "Dashboard",
     "Device",
     "DeviceBusy",
     "DeviceCredentials",
@@ -108,6 +111,7 @@ __all__ = [
     "DeviceView",
     "FieldStats",
     "Fleet",
+    "FleetOverview",
     "InfluxError",
     "InfluxMisconfigured",
     "InfluxUnavailable",
@@ -115,13 +119,16 @@ __all__ = [
     "OrphanAuthorization",
     "Reading",
     "SeriesPoint",
+    "TimeWindow",
     "check_access",
+    "dashboard",
     "device_connection",
     "device_credentials",
     "device_view",
     "end_page_deadline",
     "ensure_buckets",
     "field_stats",
+    "fleet_overview",
     "get_device",
     "health",
     "is_onboarded",

@@ -1,7 +1,7 @@
 """Template helpers for IoT Center pages: UTC times, relative ages, freshness, inline SVG charts.
 
-Charts are drawn on the server as inline SVG so that pages need no JavaScript and no chart
-library, and work offline.
+Charts are drawn on the server as inline SVG (geometry in ``devices.charts``) so that pages
+work without JavaScript and offline; ``static/js/charts.js`` adds hover and live refresh.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from devices.charts import gauge_fraction, line_chart_geometry, nice_ticks
 from devices.ids import is_valid_device_id
 
 register = template.Library()
+
+__all__ = ["line_chart_geometry", "nice_ticks", "register"]
 
 # Gauge scales and units per field, the ones the reference dashboards use.
 FIELD_SCALES: dict[str, tuple[float, float, str]] = {
@@ -114,98 +117,11 @@ def number(value) -> str:
 # ---- charts ---------------------------------------------------------------------------------
 
 
-def nice_ticks(low: float, high: float, count: int = 4) -> list[float]:
-    """Round tick values covering [low, high] (1, 2, 5 times a power of ten apart)."""
-    if high <= low:
-        high = low + 1
-    raw = (high - low) / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    first = math.floor(low / step) * step
-    ticks = []
-    value = first
-    while value <= high + step * 1e-9:
-        ticks.append(round(value, 10))
-        value += step
-    if ticks[-1] < high:
-        ticks.append(round(value, 10))
-    return ticks
-
-
-def _tick_label(value: float) -> str:
-    return f"{value:g}" if abs(value) < 1e6 else f"{value:.2e}"
-
-
-CHART_W, CHART_H = 640, 200
-PAD_L, PAD_R, PAD_T, PAD_B = 52, 12, 10, 26
-
-
-def line_chart_geometry(points, *, start: datetime, end: datetime) -> dict:
-    """Scale series points into SVG coordinates: the path, the axes and a text summary."""
-    values = [p.value for p in points if p.value is not None]
-    plot_w, plot_h = CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B
-    geometry = {
-        "width": CHART_W,
-        "height": CHART_H,
-        "plot": {"x": PAD_L, "y": PAD_T, "w": plot_w, "h": plot_h, "right": PAD_L + plot_w},
-        "mid": {"x": PAD_L + plot_w / 2, "y": PAD_T + plot_h / 2},
-        "label": {"x": PAD_L - 6, "y": CHART_H - 8},
-        "path": "",
-        "dots": [],
-        "yticks": [],
-        "xticks": [],
-        "count": len(values),
-        "min": min(values) if values else None,
-        "max": max(values) if values else None,
-        "last": values[-1] if values else None,
-    }
-    if points:
-        end = max(end, points[-1].time)
-        start = min(start, points[0].time)
-    span = max((end - start).total_seconds(), 1.0)
-
-    def x_of(t: datetime) -> float:
-        return round(PAD_L + (t - start).total_seconds() / span * plot_w, 1)
-
-    for i in range(5):
-        t = start + timedelta(seconds=span * i / 4)
-        fmt = "%H:%M" if span <= 2 * 86400 else "%m-%d %H:%M"
-        # Edge labels anchor inwards so they are not cut off by the viewBox.
-        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        label = t.astimezone(UTC).strftime(fmt)
-        geometry["xticks"].append({"x": x_of(t), "label": label, "anchor": anchor})
-    if not values:
-        return geometry
-
-    ticks = nice_ticks(min(values), max(values))
-    low, high = ticks[0], ticks[-1]
-
-    def y_of(v: float) -> float:
-        return round(PAD_T + plot_h - (v - low) / (high - low) * plot_h, 1)
-
-    geometry["yticks"] = [{"y": y_of(v), "label": _tick_label(v)} for v in ticks]
-    # A missing window (value None) breaks the line instead of drawing across the gap.
-    parts, run = [], []
-    for p in points:
-        if p.value is None:
-            if len(run) == 1:
-                geometry["dots"].append(run[0])
-            run = []
-            continue
-        xy = (x_of(p.time), y_of(p.value))
-        parts.append(f"{'L' if run else 'M'}{xy[0]},{xy[1]}")
-        run.append({"x": xy[0], "y": xy[1]})
-    if len(run) == 1:
-        geometry["dots"].append(run[0])
-    geometry["path"] = " ".join(parts)
-    return geometry
-
-
 @register.inclusion_tag("includes/line_chart.html")
-def line_chart(field: str, points, range_value: str) -> dict:
-    end = _now()
-    geometry = line_chart_geometry(points, start=end - parse_duration(range_value), end=end)
-    return {"field": field, "unit": unit(field), "chart": geometry}
+def line_chart(chart, window) -> dict:
+    """A dashboard chart (``influx.Dashboard.charts``) over its window, with its data table."""
+    geometry = line_chart_geometry(chart.points, start=window.start, end=window.stop)
+    return {"field": chart.field, "unit": unit(chart.field), "chart": geometry, "data": chart}
 
 
 def gauge_geometry(field: str, value) -> dict | None:
@@ -213,7 +129,9 @@ def gauge_geometry(field: str, value) -> dict | None:
     if field not in FIELD_SCALES or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     low, high, _ = FIELD_SCALES[field]
-    fraction = min(max((value - low) / (high - low), 0.0), 1.0)
+    fraction = gauge_fraction(value, low, high)
+    if fraction is None:
+        return None
     cx, cy, r = 60, 60, 48
 
     def point(f: float) -> tuple[float, float]:

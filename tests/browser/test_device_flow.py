@@ -92,7 +92,9 @@ def test_an_operator_manages_a_device_from_the_browser(live_server, influx, staf
     assert token[-4:] in page.content()
     page.get_by_role("link", name="Dashboard").click()
     page.get_by_role("link", name="1h", exact=True).click()
-    expect(page.locator("figure.chart")).to_have_count(7)
+    # Five environment charts; Lat and Lon are one position track (issue 8).
+    expect(page.locator("figure.chart")).to_have_count(5)
+    expect(page.locator("figure.track")).to_have_count(1)
     expect(page.locator("figure.gauge")).to_have_count(7)
     expect(page.locator("figure.gauge .freshness").first).to_have_text("just now")
     assert token not in page.content()

@@ -107,6 +107,10 @@ def test_every_page_carries_the_policy_and_passes_it(client, django_user_model, 
         "/devices/register/",
         "/devices/csp-1/",
         "/devices/csp-1/dashboard/",
+        "/",  # the fleet overview
+        "/devices/csp-1/dashboard/?start=2026-11-01T00:00&stop=2026-11-02T00:00",
+        "/devices/csp-1/dashboard/?start=nonsense&stop=2026-11-02T00:00",  # form errors
+        "/devices/csp-1/dashboard/data?range=1h",
         "/devices/csp-1/remove/",
         "/devices/csp-1/token/",  # shown already: the page says so
         "/api/devices",

@@ -16,10 +16,11 @@ CHANGE_REQUESTS = [
 
 
 @pytest.mark.django_db  # every request sweeps unclaimed device tokens (token_stash.sweep)
-def test_it_redirects_the_root_to_the_device_list(client):
+def test_the_root_is_the_fleet_overview_behind_the_login(client):
+    # Issue 8: "/" shows the fleet overview (it redirected to the device list before).
     response = client.get("/")
     assert response.status_code == 302
-    assert response["Location"] == "/devices/"
+    assert response["Location"] == "/accounts/login/?next=/"
 
 
 @pytest.mark.parametrize(

@@ -245,8 +245,8 @@ def test_it_draws_a_chart_per_field_and_gauges(staff_client, influx):
     page = response.content.decode()
     assert response.status_code == 200
     # Environment fields come in the reference order, not alphabetically.
-    assert [field for field, _ in response.context["series"]] == ["Temperature", "CO2"]
-    assert [r.field for r in response.context["readings"]] == ["Temperature", "CO2"]
+    assert [c.field for c in response.context["charts"]] == ["Temperature", "CO2"]
+    assert [r.field for r in response.context["board"].readings] == ["Temperature", "CO2"]
     assert page.count('class="line"') == 2
     assert page.count('class="gauge"') == 2
     assert "CO2 (ppm)" in page

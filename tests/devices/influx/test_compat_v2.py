@@ -126,7 +126,7 @@ def test_the_dashboard_draws_a_v2_devices_charts(staff_client, influx):
     response = staff_client.get("/devices/v2-dev/dashboard/", {"range": "1h"})
     page = response.content.decode()
     assert response.status_code == 200
-    series = dict(response.context["series"])
+    series = {c.field: c.points for c in response.context["charts"]}
     assert list(series) == ["Temperature", "CO2"]
     assert sum(1 for p in series["CO2"] if p.value is not None) >= 29
     assert page.count('class="line"') == 2
