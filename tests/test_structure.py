@@ -127,4 +127,6 @@ PUBLIC_SERVICE_NAMES = [
     "Fleet",
     # --- JSON API (iot-api-ui) ---
     "measurements_csv",
+    # --- Alerts ---
+    "WindowStats", "window_stats", "fleet_last_seen",
 ]  # fmt: skip

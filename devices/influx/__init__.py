@@ -26,6 +26,7 @@ Data model (shared with InfluxData's reference IoT Center apps):
   devices write both.
 """
 
+from .alerts import WindowStats, fleet_last_seen, window_stats  # alerts (the evaluator)
 from .client import reset_client
 from .deadline import end_page_deadline, page_deadline, start_page_deadline
 from .device_session import DeviceSession
@@ -115,6 +116,7 @@ __all__ = [
     "OrphanAuthorization",
     "Reading",
     "SeriesPoint",
+    "WindowStats",
     "check_access",
     "device_connection",
     "device_credentials",
@@ -122,6 +124,7 @@ __all__ = [
     "end_page_deadline",
     "ensure_buckets",
     "field_stats",
+    "fleet_last_seen",
     "get_device",
     "health",
     "is_onboarded",
@@ -142,4 +145,5 @@ __all__ = [
     "rotate_token",
     "start_page_deadline",
     "telemetry_series",
+    "window_stats",
 ]
