@@ -4,19 +4,32 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-
-from devices.views import staff_required
 
 from .forms import RuleForm
 from .models import Alert, Rule
 
 SILENCE_HOURS = (1, 4, 24)
+
+
+def staff_required(view):
+    """Rules, acknowledging and silencing are for staff; others get the 403 page."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("Only staff can change alerts and rules.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required
