@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from alerts.management.commands.alerts import Command
-from alerts.models import Alert
+from alerts.models import Alert, Rule
 from tests.alerts.helpers import rule, write_minutes
 
 
@@ -43,3 +43,13 @@ def test_the_loop_stops_soon_after_sigterm(offline_influx):
     assert time.monotonic() - started < 5  # slept in 1-second slices, not 30 seconds
     assert "Stopped by SIGTERM" in out.getvalue()
     assert signal.getsignal(signal.SIGTERM) != command.on_signal  # restored
+
+
+def test_example_rules_are_created_once(influx):
+    call_command("alerts", example_rules="demo-sensor-1", stdout=StringIO())
+    call_command("alerts", example_rules="demo-sensor-1", stdout=StringIO())
+    rules = sorted(r.describe() for r in Rule.objects.all())
+    assert rules == [
+        "demo-sensor-1: CO2 above 1500 for 10 min",
+        "demo-sensor-1: no data for 5 min",
+    ]

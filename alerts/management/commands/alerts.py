@@ -13,6 +13,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from alerts.models import Rule
 from alerts.services import evaluate
 from devices.influx import InfluxError
 
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--loop", action="store_true", help="keep evaluating until stopped")
         parser.add_argument(
             "--interval", type=float, default=None, help="seconds between passes (--loop)"
+        )
+        parser.add_argument(
+            "--example-rules",
+            metavar="DEVICE",
+            help="first create example rules for DEVICE (CO2 high, no data), unless they exist",
         )
 
     def on_signal(self, signum, frame):
@@ -41,8 +47,22 @@ class Command(BaseCommand):
             f" {result.sent} notifications sent, {result.failed} failed."
         )
 
-    def handle(self, *args, loop=False, interval=None, **options):
+    def example_rules(self, device_id: str) -> None:
+        examples = [
+            {"name": f"{device_id}: CO2 high", "field": "CO2", "threshold": 1500, "minutes": 10},
+            {"name": f"{device_id}: no data", "condition": Rule.SILENCE, "minutes": 5},
+        ]
+        for fields in examples:
+            rule = Rule(device_id=device_id, **fields)
+            rule.full_clean()
+            if not Rule.objects.filter(name=rule.name).exists():
+                rule.save()
+                self.stdout.write(f"Created the example rule “{rule.name}”.")
+
+    def handle(self, *args, loop=False, interval=None, example_rules=None, **options):
         self.stop_signal = ""
+        if example_rules:
+            self.example_rules(example_rules)
         if not loop:
             self.step()
             return
