@@ -51,7 +51,7 @@ def _threshold_verdicts(
     start = now - timedelta(minutes=rule.minutes)
     out = {}
     for device_id, s in stats.items():
-        if rule.device_id and device_id != rule.device_id:
+        if (rule.device_id and device_id != rule.device_id) or s.min is None or s.max is None:
             continue
         covered = s.first is not None and s.first <= start + slack
         holds = bool(s.count and covered and rule.breached(s.min, s.max))
