@@ -234,3 +234,16 @@ INSTALLED_APPS += ["ninja", "devices.api"]
 MIDDLEWARE.insert(2, "devices.api.auth.PathKeyMiddleware")
 # How long a device's provisioning URL works (hours); a token rotation replaces it sooner.
 PROVISIONING_TTL_HOURS = env.int("PROVISIONING_TTL_HOURS", default=24 * 7)
+
+# --- Alerts (alerts: rules, evaluator `manage.py alerts`, notifications) --------------------
+INSTALLED_APPS += ["alerts"]
+# Telemetry is written about once a minute: a window counts as covered when its first point is
+# at most this late (seconds).
+ALERTS_SAMPLE_INTERVAL_S = env.int("ALERTS_SAMPLE_INTERVAL_S", default=60)
+ALERTS_INTERVAL_S = env.int("ALERTS_INTERVAL_S", default=60)  # `alerts --loop` default
+ALERTS_WEBHOOK_TIMEOUT_S = env.float("ALERTS_WEBHOOK_TIMEOUT_S", default=5.0)
+ALERTS_WEBHOOK_TRIES = env.int("ALERTS_WEBHOOK_TRIES", default=3)
+ALERTS_WEBHOOK_BACKOFF_S = env.float("ALERTS_WEBHOOK_BACKOFF_S", default=1.0)  # doubles each try
+if DEBUG and not MAIL_CONFIGURED:
+    # Development: alert e-mails are printed by the evaluator instead of sent.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

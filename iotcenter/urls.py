@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("accounts/", include("accounts.urls")),
+    path("alerts/", include("alerts.urls")),
     path("", include("devices.urls")),
 ]
 

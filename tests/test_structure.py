@@ -129,4 +129,6 @@ PUBLIC_SERVICE_NAMES = [
     "measurements_csv",
     # live pages: a device's dashboard over any range, the fleet overview
     "Dashboard", "TimeWindow", "dashboard", "FleetOverview", "fleet_overview",
+    # --- Alerts ---
+    "WindowStats", "window_stats", "fleet_last_seen",
 ]  # fmt: skip

@@ -26,6 +26,7 @@ Data model (shared with InfluxData's reference IoT Center apps):
   devices write both.
 """
 
+from .alerts import WindowStats, fleet_last_seen, window_stats  # alerts (the evaluator)
 from .client import reset_client
 from .dashboard import Dashboard, TimeWindow, dashboard
 from .deadline import end_page_deadline, page_deadline, start_page_deadline
@@ -120,6 +121,7 @@ __all__ = [
     "Reading",
     "SeriesPoint",
     "TimeWindow",
+    "WindowStats",
     "check_access",
     "dashboard",
     "device_connection",
@@ -128,6 +130,7 @@ __all__ = [
     "end_page_deadline",
     "ensure_buckets",
     "field_stats",
+    "fleet_last_seen",
     "fleet_overview",
     "get_device",
     "health",
@@ -149,4 +152,5 @@ __all__ = [
     "rotate_token",
     "start_page_deadline",
     "telemetry_series",
+    "window_stats",
 ]

@@ -1,0 +1,159 @@
+"""The alert evaluator: one pass over every enabled rule, and what the device pages may ask.
+
+A pass costs InfluxDB one query per distinct (field, minutes) of the threshold rules, plus, if
+any silence rule is enabled, one for the registry and one for every device's last telemetry
+time: never one per rule or per device.
+
+A threshold rule holds for a device when every value of its field over the last ``minutes``
+breaks it and the window is covered (its first point is within one measurement interval of the
+window's start); it resolves as soon as that stops. A silence rule holds when the device's
+newest point (it must have written once) is ``minutes`` old or older.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from devices import influx
+
+from .models import Alert, Channel, Notification, Rule, RuleState
+from .notifiers import deliver_pending
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    rules: int = 0
+    fired: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+    sent: int = 0
+    failed: int = 0
+
+
+@dataclass
+class Verdict:
+    holds: bool
+    value: float | None = None
+    detail: str = ""
+
+
+def _threshold_verdicts(
+    rule: Rule, stats: dict[str, influx.WindowStats], now: datetime
+) -> dict[str, Verdict]:
+    slack = timedelta(seconds=settings.ALERTS_SAMPLE_INTERVAL_S)
+    start = now - timedelta(minutes=rule.minutes)
+    out = {}
+    for device_id, s in stats.items():
+        if (rule.device_id and device_id != rule.device_id) or s.min is None or s.max is None:
+            continue
+        covered = s.first is not None and s.first <= start + slack
+        holds = bool(s.count and covered and rule.breached(s.min, s.max))
+        out[device_id] = Verdict(
+            holds, s.last_value, f"{s.count} points from {s.min:g} to {s.max:g}"
+        )
+    return out
+
+
+def _silence_verdicts(
+    rule: Rule, seen: dict[str, datetime], registered: set[str], now: datetime
+) -> dict[str, Verdict]:
+    out = {}
+    for device_id, at in seen.items():
+        if device_id not in registered or (rule.device_id and device_id != rule.device_id):
+            continue
+        quiet = now - at
+        holds = quiet >= timedelta(minutes=rule.minutes)
+        out[device_id] = Verdict(holds, None, f"last data {at:%Y-%m-%d %H:%M:%S} UTC")
+    return out
+
+
+def _queue(alert: Alert, event: str, rule: Rule, now: datetime) -> None:
+    if rule.silenced_until and rule.silenced_until > now:
+        return
+    for channel in Channel.objects.filter(enabled=True):
+        Notification.objects.get_or_create(alert=alert, event=event, channel=channel)
+
+
+def _state(rule: Rule, device_id: str) -> RuleState:
+    try:
+        return RuleState.objects.get_or_create(rule=rule, device_id=device_id)[0]
+    except IntegrityError:  # another evaluator created it between our get and create
+        return RuleState.objects.get(rule=rule, device_id=device_id)
+
+
+def transition(rule: Rule, device_id: str, verdict: Verdict, now: datetime) -> Alert | None:
+    """Fire or resolve under the state row's lock; None if another evaluator already did."""
+    state = _state(rule, device_id)
+    with transaction.atomic():
+        state = RuleState.objects.select_for_update().get(pk=state.pk)
+        if verdict.holds and state.alert_id is None:
+            alert = Alert.objects.create(
+                rule=rule,
+                device_id=device_id,
+                started_at=now,
+                value=verdict.value,
+                detail=verdict.detail[:200],
+            )
+            event = Notification.FIRED
+        elif not verdict.holds and state.alert_id is not None:
+            alert = Alert.objects.get(pk=state.alert_id)
+            alert.resolved_at, alert.resolved_value = now, verdict.value
+            alert.save(update_fields=["resolved_at", "resolved_value"])
+            event = Notification.RESOLVED
+        else:
+            return None
+        state.alert = alert if event == Notification.FIRED else None
+        state.changed_at = now
+        state.save(update_fields=["alert", "changed_at"])
+        _queue(alert, event, rule, now)
+    return alert
+
+
+def evaluate(now: datetime | None = None, *, notify: bool = True) -> PassResult:
+    """One pass over every enabled rule; then the pending notifications are sent."""
+    now = now or timezone.now()
+    rules = list(Rule.objects.filter(enabled=True))
+    result = PassResult(rules=len(rules))
+    windows = {(r.field, r.minutes): None for r in rules if r.condition != Rule.SILENCE and r.field}
+    stats = {key: influx.window_stats(*key) for key in windows}
+    seen: dict[str, datetime] = {}
+    registered: set[str] = set()
+    if any(r.condition == Rule.SILENCE for r in rules):
+        registered = set(influx.registered_device_ids())
+        seen = influx.fleet_last_seen()
+    for rule in rules:
+        if rule.condition == Rule.SILENCE:
+            verdicts = _silence_verdicts(rule, seen, registered, now)
+        else:
+            verdicts = _threshold_verdicts(rule, stats[(rule.field, rule.minutes)], now)
+        firing = set(
+            RuleState.objects.filter(rule=rule, alert__isnull=False).values_list(
+                "device_id", flat=True
+            )
+        )
+        for device_id in sorted(firing | {d for d, v in verdicts.items() if v.holds}):
+            verdict = verdicts.get(device_id, Verdict(False))
+            if verdict.holds == (device_id in firing):
+                continue
+            alert = transition(rule, device_id, verdict, now)
+            if alert is not None:
+                (result.fired if verdict.holds else result.resolved).append(alert)
+    if notify:
+        result.sent, result.failed = deliver_pending()
+    return result
+
+
+def firing_for(device_ids) -> dict[str, list[Alert]]:
+    """device id -> its firing alerts (newest first), for the fleet overview and device pages."""
+    out: dict[str, list[Alert]] = {}
+    alerts = Alert.objects.filter(device_id__in=list(device_ids), resolved_at__isnull=True)
+    for alert in alerts.select_related("rule"):
+        out.setdefault(alert.device_id, []).append(alert)
+    return out

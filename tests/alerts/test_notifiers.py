@@ -1,0 +1,86 @@
+"""Webhooks against a real receiver on loopback: signed, retried with backoff, failures
+recorded; a failing channel never stops the others."""
+
+import pytest
+from django.core import mail
+
+from alerts.models import Alert, Channel, Notification
+from alerts.notifiers import deliver_pending
+from tests.alerts.helpers import now, rule
+from tests.alerts.receiver import Receiver
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.ALERTS_WEBHOOK_TRIES = 3
+    settings.ALERTS_WEBHOOK_BACKOFF_S = 0.01
+    settings.ALERTS_WEBHOOK_TIMEOUT_S = 0.5
+    return settings
+
+
+def queue(channel, event=Notification.FIRED):
+    alert = Alert.objects.create(rule=rule(), device_id="room-1", started_at=now(), value=1800)
+    return Notification.objects.create(alert=alert, event=event, channel=channel)
+
+
+@pytest.mark.django_db
+def test_a_webhook_gets_a_signed_json_body(receiver, fast_retries):
+    hook = Channel.objects.create(name="h", kind="webhook", target=receiver.url, secret="s3cret")
+    note = queue(hook)
+    assert deliver_pending() == (1, 0)
+    assert receiver.bad_signatures == 0
+    assert receiver.received[0]["device_id"] == "room-1"
+    assert receiver.received[0]["value"] == 1800
+    note.refresh_from_db()
+    assert note.status == Notification.SENT
+    assert note.attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_wrong_secret_is_refused_by_the_receiver_and_recorded(receiver, fast_retries):
+    hook = Channel.objects.create(name="h", kind="webhook", target=receiver.url, secret="other")
+    note = queue(hook)
+    assert deliver_pending() == (0, 1)
+    note.refresh_from_db()
+    assert note.status == Notification.FAILED
+    assert "401" in note.last_error
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("failure", [{"status": 500}, {"delay": 2.0}], ids=["500", "timeout"])
+def test_a_failing_webhook_is_retried_recorded_and_does_not_stop_email(failure, fast_retries):
+    receiver = Receiver(**failure)
+    try:
+        hook = Channel.objects.create(
+            name="h", kind="webhook", target=receiver.url, secret="s3cret"
+        )
+        email = Channel.objects.create(name="e", kind="email", target="ops@example.com")
+        bad = queue(hook)
+        good = Notification.objects.create(alert=bad.alert, event=bad.event, channel=email)
+        assert deliver_pending() == (1, 1)
+        assert receiver.attempts == 3  # retried
+    finally:
+        receiver.close()
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert bad.status == Notification.FAILED
+    assert bad.attempts == 3
+    assert ("500" if "status" in failure else "timed out") in bad.last_error
+    assert good.status == Notification.SENT
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_claimed_notification_is_not_sent_again(receiver, fast_retries):
+    hook = Channel.objects.create(name="h", kind="webhook", target=receiver.url, secret="s3cret")
+    queue(hook)
+    assert deliver_pending() == (1, 0)
+    assert deliver_pending() == (0, 0)
+    assert len(receiver.received) == 1
