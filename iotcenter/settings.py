@@ -85,6 +85,12 @@ else:
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     make_private_sqlite(DATABASES["default"]["NAME"])
+    # Several processes share the file (gunicorn workers, simulate, the alert evaluators): a
+    # transaction takes the write lock when it starts (no deadlocked lock upgrade, which SQLite
+    # answers "database is locked" at once) and waits up to 20 s for another one to finish.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
