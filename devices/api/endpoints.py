@@ -16,6 +16,7 @@ from ninja import NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from devices import influx, simulator
+from devices.timefmt import format_rfc3339
 
 from . import measurements, provisioning
 from .auth import AUTH, require_change_rights
@@ -121,7 +122,7 @@ ERRORS = {
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+    return format_rfc3339(value, timespec="auto") if value else None
 
 
 def device_json(device: influx.Device) -> dict:
