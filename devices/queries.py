@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from .ids import validate_device_id
+from .timefmt import format_rfc3339
 
 # Flux duration literal, optionally negative: "-1h", "15m", "1h30m", "2mo".
 _DURATION_RE = re.compile(r"-?(?:[0-9]+(?:ns|us|µs|ms|s|mo|m|h|d|w|y))+")
@@ -406,7 +407,7 @@ def time_literal(value) -> str:
     """A timezone-aware datetime as a Flux time literal (RFC 3339, UTC, whole seconds)."""
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValueError(f"not an aware datetime: {value!r}")
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_rfc3339(value, timespec="seconds")
 
 
 def _bounds(start, stop) -> str:
