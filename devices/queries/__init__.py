@@ -13,7 +13,7 @@ escaped Flux string literals.
 
 
 One module per area: ``flux`` (shared literals and filters), ``registry``, ``telemetry``,
-``api``, ``dashboards``, ``alerts``. Callers use the names re-exported here.
+``pages``, ``dashboards``, ``fleet``, ``api``, ``alerts``. Callers use the names re-exported here.
 """
 
 from .alerts import (
@@ -30,11 +30,9 @@ from .api import (
 from .dashboards import (
     DASH_SERIES_RESULT,
     DASH_STATS,
-    FLEET_HOUR_RESULT,
-    FLEET_LATEST_RESULT,
     dashboard_data,
-    fleet_overview,
 )
+from .fleet import FLEET_HOUR_RESULT, FLEET_LATEST_RESULT, fleet_overview
 from .flux import (
     CLIENT_ID_TAG,
     DEVICE_TAG,
