@@ -246,6 +246,57 @@ def _parse_line_careful(
 
 
 # ---------------------------------------------------------------------------------------------
+# Where a line ends. InfluxDB (``scanLine`` in models/points.go) cuts the body at newlines,
+# except a newline inside a quoted string field value or right after a backslash: those belong
+# to the line. Only pieces holding a quote or a backslash can do that, and of those only pieces
+# the careful parser refuses (a well-formed line ends closed), so ``parse`` scans just those.
+
+_LINE_SIGNIFICANT = re.compile(r'[\\" =,]').finditer
+
+
+def _open_after(piece: str, state: tuple | None) -> tuple | None:
+    """The scanner's state at the end of ``piece`` if the newline after it is part of the line
+    (inside quotes, or escaped by a backslash), else None. ``state`` is the state the piece
+    starts in: None at the start of a line."""
+    quoted, fields, equals, commas = state or (False, False, 0, 0)
+    skip = -1
+    for m in _LINE_SIGNIFICANT(piece):
+        p = m.start()
+        if p <= skip:
+            continue
+        c = piece[p]
+        if c == "\\":
+            skip = p + 1  # the next character, whatever it is, is skipped
+        elif c == " ":
+            fields = True
+        elif fields:
+            # Quotes count only after the first space, and only in a field value.
+            if quoted:
+                if c == '"':
+                    quoted = False
+            elif c == "=":
+                equals += 1
+            elif c == ",":
+                commas += 1
+            elif equals > commas:
+                quoted = True
+    if quoted or skip == len(piece):
+        return quoted, fields, equals, commas
+    return None
+
+
+def _continue_line(first: str, state: tuple, pieces) -> str:
+    """``first`` joined with the following pieces up to the one that ends its line."""
+    parts = [first]
+    for piece in pieces:
+        parts.append(piece)
+        state = _open_after(piece, state)
+        if state is None:
+            break
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def parse(
@@ -263,17 +314,34 @@ def parse(
     fields_cache: dict[str, list] = {}
     true_set = _TRUE
     false_set = _FALSE
-    for line in text.split("\n"):
+    pieces = iter(text.split("\n"))
+    for line in pieces:
         if not line:
             continue
-        c0 = line[0]
-        if c0 in " \t\r#":
-            line = line.lstrip(" \t\r")
+        careful = '"' in line or "\\" in line
+        joined = False
+        if line[0] in " \t\x00#":  # InfluxDB's whitespace: space, tab, NUL (not CR)
+            if careful:
+                # Before the comment check: a quote in a comment opens a string too.
+                state = _open_after(line, None)
+                if state is not None:
+                    line = _continue_line(line, state, pieces)
+                joined = True
+            line = line.lstrip(" \t\x00")
             if not line or line[0] == "#":
                 continue
         try:
-            if '"' in line or "\\" in line:
-                append(_parse_line_careful(line, mult, now_ns, keycache))
+            if careful:
+                try:
+                    append(_parse_line_careful(line, mult, now_ns, keycache))
+                except LineError:
+                    # A line the careful parser takes ends where InfluxDB's scanLine ends it;
+                    # one it refuses may go on past a quoted or escaped newline.
+                    state = None if joined else _open_after(line, None)
+                    if state is None:
+                        raise
+                    line = _continue_line(line, state, pieces)
+                    append(_parse_line_careful(line, mult, now_ns, keycache))
                 continue
             parts = line.split(" ")
             nparts = len(parts)
