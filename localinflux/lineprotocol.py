@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from localinflux.lineprotocol_errors import reason
+from localinflux.lineprotocol_errors import bounded_int, reason
 from localinflux.model import BOOLEAN, FLOAT, INTEGER, STRING, UNSIGNED
 from localinflux.timefmt import MAX_NS, MIN_NS
 
@@ -47,7 +47,7 @@ def parse_value(raw: str) -> tuple[str, object]:
         raise LineError("missing field value")
     last = raw[-1]
     if last == "i" and _INT_RE.fullmatch(raw, 0, len(raw) - 1):
-        value = int(raw[:-1])
+        value = bounded_int(raw[:-1])
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise LineError(
                 f'unable to parse integer {raw[:-1]}: strconv.ParseInt: parsing "{raw[:-1]}": '
@@ -55,7 +55,7 @@ def parse_value(raw: str) -> tuple[str, object]:
             )
         return INTEGER, value
     if last == "u" and _UINT_RE.fullmatch(raw, 0, len(raw) - 1):
-        value = int(raw[:-1])
+        value = bounded_int(raw[:-1])
         if value > _UINT64_MAX:
             raise LineError(
                 f'unable to parse unsigned {raw[:-1]}: strconv.ParseUint: parsing "{raw[:-1]}": '
@@ -86,7 +86,7 @@ def _number_error(raw: str):
 def _parse_time(raw: str, mult: int) -> int:
     if not _TS_RE.fullmatch(raw):
         raise LineError("bad timestamp")
-    ts = int(raw) * mult
+    ts = bounded_int(raw) * mult
     if not MIN_TIME_NS <= ts <= MAX_TIME_NS:
         raise LineError("time outside range -9223372036854775806 - 9223372036854775806")
     return ts
@@ -347,7 +347,7 @@ def parse(
             nparts = len(parts)
             if nparts == 3 and parts[1] and parts[2]:
                 raw_key, raw_fields, raw_ts = parts
-                if raw_ts.isdigit() and raw_ts.isascii():
+                if len(raw_ts) < 20 and raw_ts.isdigit() and raw_ts.isascii():
                     ts = int(raw_ts) * mult
                     if ts > MAX_TIME_NS:
                         ts = _parse_time(raw_ts, mult)

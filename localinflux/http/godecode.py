@@ -174,6 +174,8 @@ def go_unmarshal(body: bytes, kind: Kind) -> dict:
         value, _ = _JSON.raw_decode(text, start)  # the first value; what follows is unread
     except json.JSONDecodeError as exc:
         raise ValueError(exc.msg) from None
+    except RecursionError:  # Go's decoder stops at 10,000 levels, Python's parser sooner
+        raise ValueError("exceeded max depth") from None
     dec = _Decoder()
     try:
         out = dec.value(kind, value)

@@ -35,7 +35,7 @@ def delete(app, req: Request) -> Response:
         raise HttpError("invalid", "Please provide either bucketID or bucket")
     try:
         data = json.loads(req.body or b"")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise HttpError("invalid", "invalid request; error parsing request json") from exc
     if not isinstance(data, dict):
         raise HttpError("invalid", "invalid request; error parsing request json")
