@@ -43,7 +43,11 @@ def slice_of(elem: Kind) -> Kind:
 
 
 def ptr(elem: Kind) -> Kind:
-    return Kind("ptr", elem.name, elem)  # a value error names the pointed-to type
+    """A pointer: a value of the wrong type names the pointed-to type, except for a type that
+    decodes itself from text (an ID), where Go names the pointer type."""
+    if elem.kind == "id":
+        elem = Kind("id", "*" + elem.name)
+    return Kind("ptr", elem.name, elem)
 
 
 def string(name: str = "string") -> Kind:

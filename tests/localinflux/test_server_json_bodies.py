@@ -204,7 +204,7 @@ def auth_body(server, **fields):
         ),
         (
             {"userID": 7},
-            "number into Go struct field postAuthorizationRequest.userID of type platform.ID",
+            "number into Go struct field postAuthorizationRequest.userID of type *platform.ID",
         ),
         (
             {"permissions": "all"},
@@ -219,6 +219,11 @@ def auth_body(server, **fields):
             {"permissions": [{"action": "read", "resource": {"type": 1}}]},
             "number into Go struct field Resource.permissions.resource.type of type "
             "influxdb.ResourceType",
+        ),
+        (
+            {"permissions": [{"action": "read", "resource": {"type": "buckets", "id": 5}}]},
+            # a pointer to a type that decodes itself from text: Go names the pointer type
+            "number into Go struct field Resource.permissions.resource.id of type *platform.ID",
         ),
         (
             {"permissions": [{"action": "read", "resource": "buckets"}]},
