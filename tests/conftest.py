@@ -14,6 +14,7 @@ against a real InfluxDB.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import threading
@@ -28,49 +29,62 @@ from localinflux.runner import LocalInflux, free_port
 
 DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
 
-# Database connections opened by threads other than the main one: (thread, connection).
-# A thread that ends with its connection still open leaves a session behind until the garbage
-# collector happens to free it, so on PostgreSQL the test database cannot be dropped at the end
-# ("database test_iotcenter is being accessed by other users"). Held here, so a leak is seen
-# every time, not only when the collector is late.
-_thread_connections: list[tuple[threading.Thread, object]] = []
+# Database connections Django's test teardown does not know of: those opened by threads other
+# than the main one, and those the main thread opens while an event loop runs in it (Django
+# keeps a separate set of connections per asyncio context, e.g. under Playwright's sync API).
+# One still open at the end leaves a session behind, so on PostgreSQL the test database cannot
+# be dropped ("database test_iotcenter is being accessed by other users"). They are held here,
+# so a leak is seen every time, not only when the garbage collector happens to be late.
+_side_connections: list[tuple[str, threading.Thread | None, object]] = []
 
 
-def _note_thread_connection(sender, connection, **kwargs):
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _note_side_connection(sender, connection, **kwargs):
     thread = threading.current_thread()
-    if thread is threading.main_thread():
+    if thread is not threading.main_thread():
+        _side_connections.append((thread.name, thread, connection))
+    elif _in_event_loop():
+        _side_connections.append(("main thread, in an event loop", None, connection))
+    else:
         return
-    _thread_connections.append((thread, connection))
-    connection.closed_by_its_thread = False
+    connection.closed_as_asked = False
     if "close" not in vars(connection):
         # SQLite ignores close() on the in-memory test database: note the call itself.
         close = connection.close
 
         def noting_close():
-            connection.closed_by_its_thread = True
+            connection.closed_as_asked = True
             close()
 
         connection.close = noting_close
 
 
-connection_created.connect(_note_thread_connection)
+connection_created.connect(_note_side_connection)
 
 
 @pytest.fixture(autouse=True)
-def _threads_close_their_database_connections():
-    """Fail a test whose threads ended without closing their database connections (a thread
-    that uses the ORM ends with ``django.db.connections.close_all()``)."""
+def _side_connections_are_closed():
+    """Fail a test that leaves such a connection open: a thread that uses the ORM ends with
+    ``django.db.connections.close_all()``, and so does a fixture that ran an event loop (in that
+    loop: ``with sync_playwright()`` closes them before it ends)."""
     yield
     leaked, alive = [], []
-    for thread, conn in _thread_connections:
-        if thread.is_alive():
-            alive.append((thread, conn))
-        elif conn.connection is not None and not conn.closed_by_its_thread:
-            leaked.append(thread.name)
-            conn.inc_thread_sharing()  # its thread is gone: close it from here
+    for name, thread, conn in _side_connections:
+        if thread is not None and thread.is_alive():
+            alive.append((name, thread, conn))
+        elif conn.connection is not None and not conn.closed_as_asked:
+            leaked.append(name)
+            conn.inc_thread_sharing()  # its thread or its event loop is gone: close it here
             conn.close()
-    _thread_connections[:] = alive
-    assert not leaked, f"threads ended with an open database connection: {leaked}"
+    _side_connections[:] = alive
+    assert not leaked, f"database connections left open by: {leaked}"
 
 
 @dataclass

@@ -8,6 +8,7 @@ site's and the admin's pages and uses their scripts (copy button, confirm dialog
 from __future__ import annotations
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -45,6 +46,9 @@ def browser_page(monkeypatch):
         try:
             yield page, console
         finally:
+            # ORM calls made while Playwright's event loop ran have their own connections
+            # (Django keeps one set per asyncio context): close them in that loop.
+            connections.close_all()
             context.close()
             browser.close()
 

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connections
 from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect, sync_playwright
 
@@ -29,6 +30,9 @@ def page(monkeypatch):
         try:
             yield page
         finally:
+            # ORM calls made while Playwright's event loop ran have their own connections
+            # (Django keeps one set per asyncio context): close them in that loop.
+            connections.close_all()
             context.close()
             browser.close()
 
