@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import data_views, views
 
 app_name = "devices"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("devices/<str:device_id>/", views.detail, name="detail"),
     path("devices/<str:device_id>/dashboard/", views.dashboard, name="dashboard"),
     path("devices/<str:device_id>/dashboard/data", views.dashboard_data, name="dashboard-data"),
+    path("devices/<str:device_id>/telemetry.csv", data_views.telemetry_csv, name="telemetry-csv"),
+    path("devices/<str:device_id>/write-now/", data_views.write_now, name="write-now"),
     path("devices/<str:device_id>/remove/", views.remove, name="remove"),
     path("devices/<str:device_id>/rotate-token/", views.rotate, name="rotate"),
     path("devices/<str:device_id>/token/", views.token, name="token"),

@@ -178,6 +178,8 @@ INFLUX_BUCKET_AUTH = env.str("INFLUX_BUCKET_AUTH", default="iot_center_devices")
 INFLUX_DEVICE_TOKEN_READ = env.bool("INFLUX_DEVICE_TOKEN_READ", default=False)
 # Seconds; every request to InfluxDB (connect + read) must finish within it.
 INFLUX_TIMEOUT = env.str("INFLUX_TIMEOUT", default="5")
+# Rows at most in one CSV download of a device's telemetry (a longer file is cut, and says so).
+EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=100_000)
 
 LOGGING = {
     "version": 1,

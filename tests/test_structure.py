@@ -131,4 +131,6 @@ PUBLIC_SERVICE_NAMES = [
     "Dashboard", "TimeWindow", "dashboard", "FleetOverview", "fleet_overview",
     # --- Alerts ---
     "WindowStats", "window_stats", "fleet_last_seen",
+    # device data: the CSV download, "Write data now"
+    "telemetry_csv", "write_simulated", "WRITE_NOW_MAX_DAYS",
 ]  # fmt: skip

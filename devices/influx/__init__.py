@@ -47,6 +47,7 @@ from .errors import (
     InfluxUnavailable,
     InvalidDeviceId,
 )
+from .export import telemetry_csv
 from .fleet import Fleet
 from .overview import FleetOverview, fleet_overview
 from .registry import (
@@ -92,6 +93,8 @@ from .types import (
     SeriesPoint,
     mask_token,
 )
+from .write_now import MAX_DAYS as WRITE_NOW_MAX_DAYS
+from .write_now import write_simulated
 
 __all__ = [
     "CONFIG_REFRESH_S",
@@ -100,6 +103,7 @@ __all__ = [
     "ORPHANS_CHECK",
     "RANGES",
     "SHARED_BUCKET_WARNING",
+    "WRITE_NOW_MAX_DAYS",
     "Check",
     "Dashboard",
     "Device",
@@ -151,6 +155,8 @@ __all__ = [
     "revoke_orphan_authorizations",
     "rotate_token",
     "start_page_deadline",
+    "telemetry_csv",
     "telemetry_series",
     "window_stats",
+    "write_simulated",
 ]
