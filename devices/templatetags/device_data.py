@@ -16,6 +16,7 @@ register = template.Library()
 @register.simple_tag
 def csv_url(device_id: str, window=None, range_key: str = "", mode: str = "windowed") -> str:
     """The download URL of the range a page shows: its preset, or its custom start/stop."""
+    window = window if isinstance(window, influx.TimeWindow) else None  # "" when not given
     if window is not None and not window.live:
         params = {
             "start": window.start.isoformat(timespec="seconds"),

@@ -1,0 +1,234 @@
+"""A device's CSV download: windowed and raw contents, ranges, the row cap, CSV injection,
+the filename, queries per download, who may download, InfluxDB failing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from devices import influx as svc
+from devices.influx import export
+
+
+def write(env, lines):
+    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(env.bucket, env.org, lines, write_precision="s")
+
+
+def body(response) -> str:
+    assert response.status_code == 200, response.content
+    return b"".join(response.streaming_content).decode()
+
+
+def rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body(response))))
+
+
+# Whole minutes, so that each 1-minute window holds one point.
+BASE = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+
+
+def at(minute: int) -> datetime:
+    return BASE + timedelta(minutes=minute)
+
+
+def ts(minute: int) -> int:
+    return int(at(minute).timestamp())
+
+
+def iso(minute: int) -> str:
+    return at(minute).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+TAGS = "environment,clientId=rover,device=rover"
+
+
+@pytest.fixture
+def rover(user_client, influx):
+    svc.register_device("rover")
+    write(
+        influx,
+        [
+            f"{TAGS} Temperature=21.5,Humidity=40 {ts(1)}",
+            f'{TAGS} Temperature=-3.25,note="=HYPERLINK(1)" {ts(2)}',
+            f'{TAGS} Humidity=41.5,note="+plain, \\"text\\"",@f="@SUM(A1)" {ts(3)}',
+            # Another device's point, and one of a board named "rover" owned by another client.
+            f"environment,device=other Temperature=99 {ts(2)}",
+            f"environment,clientId=esp-7,device=rover Temperature=98 {ts(2)}",
+        ],
+    )
+    return user_client
+
+
+def get_csv(client, **params):
+    return client.get("/devices/rover/telemetry.csv", params)
+
+
+def test_raw_has_every_field_of_any_type_one_row_per_time(rover):
+    assert rows(get_csv(rover, range="1h", mode="raw")) == [
+        ["time", "Temperature", "Humidity", "'@f", "note"],
+        [iso(1), "21.5", "40.0", "", ""],
+        [iso(2), "-3.25", "", "", "'=HYPERLINK(1)"],
+        [iso(3), "", "41.5", "'@SUM(A1)", '\'+plain, "text"'],
+    ]
+
+
+def test_text_is_quoted_and_escaped_numbers_stay_numbers(rover):
+    text = body(get_csv(rover, range="1h", mode="raw"))
+    lines = text.splitlines()
+    assert lines[0] == '"time","Temperature","Humidity","\'@f","note"'
+    # A negative number is a number, not a formula: unquoted, unescaped.
+    assert lines[2] == f'"{iso(2)}",-3.25,"","","\'=HYPERLINK(1)"'
+    assert "\n=" not in text
+    assert ',"=' not in text
+    assert ",=" not in text
+
+
+def test_windowed_has_the_window_means_of_the_numeric_fields(rover):
+    # The 1h preset charts 1-minute windows, each stamped with its end (as the charts are).
+    assert rows(get_csv(rover, range="1h")) == [
+        ["time", "Temperature", "Humidity"],
+        [iso(2), "21.5", "40.0"],
+        [iso(3), "-3.25", ""],
+        [iso(4), "", "41.5"],
+    ]
+
+
+def test_windowed_means_match_the_dashboard(rover, influx):
+    write(influx, [f"{TAGS} Temperature=22.5 {ts(1) + 30}"])  # a second point in window 1
+    table = rows(get_csv(rover, range="1h"))
+    assert table[1] == [iso(2), "22.0", "40.0"]
+    board = rover.get("/devices/rover/dashboard/", {"range": "1h"}).context["board"]
+    chart = next(c for c in board.charts if c.field == "Temperature")
+    assert next((p.time, p.value) for p in chart.points) == (at(2), 22.0)
+
+
+def test_a_custom_range_gives_only_its_rows(rover):
+    start, stop = at(2).strftime("%Y-%m-%dT%H:%M"), at(3).strftime("%Y-%m-%dT%H:%M")
+    response = get_csv(rover, start=start, stop=stop, mode="raw")
+    name = f"rover-{at(2):%Y%m%dT%H%M%SZ}-{at(3):%Y%m%dT%H%M%SZ}-raw.csv"
+    assert response["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert [r[0] for r in rows(response)] == ["time", iso(2)]  # stop is exclusive
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"start": "2026-11-02T00:00", "stop": "2026-11-01T00:00"}, "The stop must be after"),
+        ({"start": "yesterday", "stop": "2026-11-01T00:00"}, "Not a date and time"),
+        ({"start": "2026-11-01T00:00"}, "Give both a start and a stop"),
+        ({"start": "1971-01-01T00:00", "stop": "2026-11-01T00:00"}, "at most 10 years"),
+        ({"range": "2y"}, "Unknown range '2y': use one of 5m, 15m"),
+        ({"range": "1h", "mode": "xlsx"}, "Unknown mode 'xlsx'"),
+    ],
+)
+def test_a_bad_range_or_mode_is_a_400_that_says_why(rover, influx, params, message):
+    response = get_csv(rover, **params)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert response["Content-Type"].startswith("text/plain")
+
+
+def test_the_row_cap_ends_the_file_with_a_line_saying_so(rover, settings):
+    settings.EXPORT_MAX_ROWS = 2
+    response = get_csv(rover, range="1h", mode="raw")
+    assert response["X-Row-Cap"] == "2"
+    table = rows(response)
+    assert [r[0] for r in table[1:3]] == [iso(1), iso(2)]
+    assert table[3] == [
+        "# row cap reached: the file stops at 2 rows (at most 2 per download); "
+        "narrow the range for the rest"
+    ]
+    assert len(table) == 4
+
+
+def test_a_file_exactly_at_the_cap_is_complete(rover, settings):
+    settings.EXPORT_MAX_ROWS = 3
+    table = rows(get_csv(rover, range="1h", mode="raw"))
+    assert len(table) == 4
+    assert not table[-1][0].startswith("#")
+
+
+def test_the_link_states_the_cap(rover, settings):
+    settings.EXPORT_MAX_ROWS = 1234
+    page = rover.get("/devices/rover/dashboard/", {"range": "1h"}).content.decode()
+    assert 'href="/devices/rover/telemetry.csv?range=1h&amp;mode=windowed"' in page
+    assert 'href="/devices/rover/telemetry.csv?range=1h&amp;mode=raw"' in page
+    assert "at most 1,234 rows per file" in page
+    detail = rover.get("/devices/rover/", {"range": "6h"}).content.decode()
+    assert "/devices/rover/telemetry.csv?range=6h&amp;mode=raw" in detail
+
+
+def test_a_custom_range_link_carries_its_start_and_stop(rover):
+    start, stop = at(0).strftime("%Y-%m-%dT%H:%M"), at(5).strftime("%Y-%m-%dT%H:%M")
+    page = rover.get("/devices/rover/dashboard/", {"start": start, "stop": stop}).content.decode()
+    link = f"/devices/rover/telemetry.csv?start={at(0):%Y-%m-%dT%H%%3A%M%%3A%S}%2B00%3A00"
+    assert link in page
+
+
+def test_ids_with_a_colon_give_a_safe_filename(user_client, influx):
+    svc.register_device("lab:rover.1")
+    response = user_client.get("/devices/lab:rover.1/telemetry.csv", {"range": "1h"})
+    assert response["Content-Disposition"] == 'attachment; filename="lab_rover.1-1h.csv"'
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "no-store" in response["Cache-Control"]
+    assert rows(response) == [["time"]]  # no telemetry: the header alone
+
+
+@pytest.mark.localonly
+def test_a_download_costs_two_queries_whatever_its_size(rover, local_influx):
+    stats = local_influx.local.stats
+    write(local_influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 600)])
+    for params in ({"range": "1h", "mode": "raw"}, {"range": "30d"}, {"range": "5m"}):
+        stats.wait_idle()
+        stats.reset()
+        body(get_csv(rover, **params))
+        stats.wait_idle()
+        # The device with its latest values (as a device page reads it), then the rows.
+        assert stats.queries == 2, params
+
+
+def test_viewers_may_download_anonymous_users_log_in_first(rover, client):
+    assert get_csv(rover, range="1h").status_code == 200
+    client.logout()
+    response = client.get("/devices/rover/telemetry.csv", {"range": "1h"})
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_an_unknown_device_is_a_404(rover):
+    assert rover.get("/devices/ghost/telemetry.csv").status_code == 404
+    assert rover.get("/devices/bad%20id/telemetry.csv").status_code == 404
+
+
+def test_post_is_not_allowed(rover):
+    assert rover.post("/devices/rover/telemetry.csv").status_code == 405
+
+
+@pytest.mark.localonly
+def test_influxdb_down_before_the_rows_is_the_503_page(rover, local_influx):
+    local_influx.local.faults.add(status=500, count=5, path="/api/v2/query")
+    response = get_csv(rover, range="1h")
+    assert response.status_code == 503
+    assert "InfluxDB" in response.content.decode()
+
+
+@pytest.mark.localonly
+def test_influxdb_failing_after_the_device_read_is_the_503_page_too(
+    rover, local_influx, monkeypatch
+):
+    real = export.device_view
+
+    def then_influxdb_fails(device_id):
+        view = real(device_id)
+        local_influx.local.faults.add(status=500, count=5, path="/api/v2/query")
+        return view
+
+    monkeypatch.setattr(export, "device_view", then_influxdb_fails)
+    response = get_csv(rover, range="1h", mode="raw")
+    assert response.status_code == 503
+    assert not response.streaming  # the error page, not a file pretending to be one
