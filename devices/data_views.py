@@ -118,11 +118,12 @@ def _report(request: HttpRequest, result) -> None:
         )
         return
     text = f"Wrote {result.written:,} of {result.planned:,} simulated points ({span})"
-    if result.failed:
+    if result.error:
         text += f"; {result.failed:,} not written: {result.error}"
     if result.stopped:
         text += (
-            "; stopped at the page's time limit. Try fewer days, or run "
+            f"; stopped at the page's time limit ({result.planned - result.written:,} not "
+            "written). Try fewer days, or run "
             f"manage.py simulate {result.device_id} --backfill-days N"
         )
     messages.error(request, text + ".")

@@ -7,9 +7,11 @@ minute, or every minute of the last ``days`` days up to now (the minutes it cove
 again, with the same values for a virtual device).
 
 Bounded time, for a web request: at most ``MAX_DAYS`` days (43,201 points, 9 batches), and
-generation stops when ``time_limit_s`` has passed (what was generated is still sent and
-counted; by default when the page's time, INFLUX_TIMEOUT, is up); each write may sleep only
-``RETRY_BUDGET_S`` between retries.
+when ``time_limit_s`` has passed (by default ``TIME_SHARE`` of what is left of the page's
+INFLUX_TIMEOUT) the run is stopped: nothing more is generated or sent, the batches already
+being sent (``WORKERS`` of ``BATCH_LINES`` at most) are answered and counted, the rest is
+counted as not written. Each write may sleep
+only ``RETRY_BUDGET_S`` between retries.
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from .lowlevel import check_id
 
 MAX_DAYS = 30
 RETRY_BUDGET_S = 2.0
+# Smaller batches and fewer in flight than ``simulate``'s: when the time is up, little is left
+# waiting for its answer.
+WORKERS = 2
+BATCH_LINES = 2_000
+# Of the page's time left: the rest is for the batches in flight when the time is up.
+TIME_SHARE = 0.6
+TIME_LIMIT_REASON = "stopped at the page's time limit"
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,8 @@ class WriteNowResult:
     generated: int
     written: int  # acknowledged by InfluxDB
     failed: int
-    error: str = ""  # why points failed (the first reason)
-    stopped: bool = False  # the time limit ended generation early
+    error: str = ""  # why points failed (the first reason other than the time limit)
+    stopped: bool = False  # the time limit ended the run early
 
     @property
     def complete(self) -> bool:
@@ -57,14 +66,22 @@ def write_simulated(
     creds = device_credentials(device_id)
     if time_limit_s is None:  # what is left of the page's time (INFLUX_TIMEOUT)
         left = seconds_left()
-        time_limit_s = max(0.5, left if left is not None else timeout_seconds())
+        time_limit_s = TIME_SHARE * max(0.5, left if left is not None else timeout_seconds())
     now = datetime.now(UTC)
     last = simulator.epoch_minute(now)
     first = simulator.epoch_minute(now - timedelta(days=days)) if days else last
     plan = Plan(creds, first, last, simulator.Model(device_id, seed))
     errors: list[str] = []
-    fleet = Fleet(budget_s=RETRY_BUDGET_S, on_error=errors.append)
-    timer = threading.Timer(time_limit_s, fleet.stop)
+    fleet = Fleet(
+        budget_s=RETRY_BUDGET_S, workers=WORKERS, batch_lines=BATCH_LINES, on_error=errors.append
+    )
+    timed_out = threading.Event()
+
+    def time_is_up() -> None:
+        timed_out.set()
+        fleet.abort(TIME_LIMIT_REASON)  # queued batches are not sent (counted failed)
+
+    timer = threading.Timer(time_limit_s, time_is_up)
     timer.daemon = True
     timer.start()
     try:
@@ -78,6 +95,6 @@ def write_simulated(
         generated=totals.generated,
         written=totals.written,
         failed=totals.failed,
-        error=errors[0] if errors else "",
-        stopped=fleet.stopping and totals.generated < plan.points,
+        error=next((e for e in errors if e != TIME_LIMIT_REASON), ""),
+        stopped=timed_out.is_set() and totals.written < plan.points,
     )

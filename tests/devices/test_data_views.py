@@ -3,11 +3,15 @@ the filename, queries per download, who may download, InfluxDB failing."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.test import Client
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
@@ -232,3 +236,108 @@ def test_influxdb_failing_after_the_device_read_is_the_503_page_too(
     response = get_csv(rover, range="1h", mode="raw")
     assert response.status_code == 503
     assert not response.streaming  # the error page, not a file pretending to be one
+
+
+class CuttingProxy:
+    """A TCP proxy to InfluxDB that closes the connection, mid-answer, at the first answer
+    holding ``marker``: what a crash or a network failure halfway through a download does."""
+
+    def __init__(self, upstream: str, marker: bytes):
+        host, port = upstream.removeprefix("http://").split(":")
+        self.upstream = (host, int(port))
+        self.marker = marker
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+        self.cut = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._answers, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+
+    def _answers(self, upstream, client):
+        with contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                found = data.find(self.marker)
+                if found >= 0:
+                    client.sendall(data[:found])
+                    self.cut.set()
+                    break
+                client.sendall(data)
+        for sock in (client, upstream):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self):
+        self.server.close()
+
+
+def test_influxdb_failing_mid_download_ends_the_file_saying_so(rover, influx, settings):
+    # Enough rows that the client has read some (it reads 64 KiB at a time) before the cut.
+    write(influx, [f"{TAGS} Temperature={m}.5 {ts(-m)}" for m in range(1, 3000)])
+    write(influx, [f"{TAGS} Temperature=777.25 {ts(-100) + 30}"])
+    proxy = CuttingProxy(influx.url, b"777.25")
+    settings.INFLUX_URL = proxy.url
+    try:
+        table = rows(get_csv(rover, range="3d", mode="raw"))
+    finally:
+        proxy.close()
+    assert proxy.cut.is_set()
+    assert table[0] == ["time", "Temperature", "Humidity", "'@f", "note"]
+    last = table[-1][0]
+    assert last.startswith(f"# incomplete: InfluxDB failed after {len(table) - 2} rows (")
+    assert last.endswith("; download again")
+    times = [r[0] for r in table[1:-1]]
+    assert times == sorted(times)
+    assert len(times) > 500
+    assert times[-1] < iso(-100)  # the rows before the cut, nothing after it
+
+
+@pytest.mark.localonly
+def test_a_capped_download_reads_little_more_than_the_cap(user_client, local_influx, settings):
+    svc.register_device("rover")
+    write(local_influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 2000)])
+    settings.EXPORT_MAX_ROWS = 50
+    stats = local_influx.local.stats
+    stats.wait_idle()
+    stats.reset()
+    table = rows(get_csv(user_client, range="3d", mode="raw"))
+    stats.wait_idle()
+    assert len(table) == 52  # header, 50 rows, the cap line
+    # The device read (a row per field and the registry's), then the rows: 51 at most.
+    assert stats.rows_returned <= 51 + 10
+
+
+def test_no_data_says_how_to_get_some(staff_client, plain_user, influx):
+    svc.register_device("quiet-1")
+    for path in ("/devices/quiet-1/", "/devices/quiet-1/dashboard/"):
+        page = staff_client.get(path).content.decode()
+        assert "python manage.py simulate quiet-1</code> or <em>Write data now</em>" in page
+        assert 'action="/devices/quiet-1/write-now/"' in page
+        assert "telemetry.csv" not in page  # nothing to download yet
+    viewer_client = Client()
+    viewer_client.force_login(plain_user)
+    viewer = viewer_client.get("/devices/quiet-1/dashboard/").content.decode()
+    assert "python manage.py simulate quiet-1" in viewer
+    assert "write-now" not in viewer
+
+
+def test_staff_see_write_data_now_on_the_device_page_with_data_too(rover, staff_user):
+    rover.force_login(staff_user)
+    detail = rover.get("/devices/rover/").content.decode()
+    assert 'action="/devices/rover/write-now/"' in detail
+    dashboard = rover.get("/devices/rover/dashboard/").content.decode()
+    assert "write-now" not in dashboard  # the dashboard offers it in its empty state only

@@ -67,14 +67,14 @@ def test_fill_the_last_days_writes_exactly_a_point_a_minute(rover, influx):
 
 
 @pytest.mark.localonly
-def test_a_fill_is_sent_in_simulates_batches(rover, local_influx):
+def test_a_fill_is_sent_in_batches_of_2000_lines(rover, local_influx):
     stats = local_influx.local.stats
     stats.wait_idle()
     stats.reset()
     post(rover, what="days", days="7")
     stats.wait_idle()
     assert stats.points_written == 7 * 1440 + 1
-    assert stats.requests("/api/v2/write", "POST") == 3  # 10,081 lines in 5,000-line batches
+    assert stats.requests("/api/v2/write", "POST") == 6  # 10,081 lines in 2,000-line batches
 
 
 def test_it_goes_back_to_the_page_it_came_from(rover, influx):
@@ -157,3 +157,17 @@ def test_influxdb_down_is_the_503_page(staff_client, offline_influx):
     response = post(staff_client, what="now")
     assert response.status_code == 503
     assert "InfluxDB unavailable" in response.content.decode()
+
+
+def test_a_fill_that_runs_out_of_time_says_exactly_what_it_wrote(rover, influx, monkeypatch):
+    from devices.influx import write_now
+
+    monkeypatch.setattr(write_now, "TIME_SHARE", 0.0)  # the page's time is up at once
+    response = post(rover, what="days", days="30")
+    assert response.status_code == 302
+    (message,) = said(response)
+    written = count_points(influx, "rover")
+    assert written < 30 * 1440 + 1
+    assert message.startswith(f"Wrote {written:,} of 43,201 simulated points")
+    assert f"stopped at the page's time limit ({43_201 - written:,} not written)" in message
+    assert "manage.py simulate rover --backfill-days N" in message
