@@ -19,8 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 from devices.queries import DEVICE_TAGS
 from devices.queries.export import export_rows
@@ -67,14 +68,16 @@ def _time_text(at) -> str:
 
 @dataclass
 class TelemetryCsv:
-    """One download: iterate ``chunks()`` once (the response body); counts filled as it runs."""
+    """One download: iterate it once (the response body), then ``close()`` it (Django does, also
+    for a HEAD request or a client that went away); counts filled as it runs."""
 
     device_id: str
     window: TimeWindow
     raw: bool
     fields: list[str]
     max_rows: int
-    _records: Iterator | None = field(default=None, repr=False)
+    _records: Generator | None = field(default=None, repr=False)
+    _first: object = field(default=None, repr=False)  # read before streaming: errors are a 503
     _conn: object = field(default=None, repr=False)
     _limit: int = 0  # the query's row limit (values, not lines)
     rows: int = 0
@@ -93,6 +96,15 @@ class TelemetryCsv:
                 out.append(sum(values) / len(values))
         return out
 
+    def __iter__(self) -> Iterator[str]:
+        return self.chunks()
+
+    def close(self) -> None:
+        """Ends InfluxDB's answer (returns the connection) whether or not it was read."""
+        records, self._records = self._records, None
+        if records is not None:
+            records.close()
+
     def chunks(self) -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
@@ -104,9 +116,10 @@ class TelemetryCsv:
         wanted = set(self.fields)
         pending_time, pending = None, {}
         received = 0
+        records = chain([self._first], self._records) if self._first is not None else ()
         try:
             with guard(self._conn, what):
-                for record in self._records:
+                for record in records:
                     received += 1
                     values = record.values
                     at = values.get("_time")
@@ -129,9 +142,7 @@ class TelemetryCsv:
         except InfluxError as exc:
             self.error = str(exc)
         finally:
-            close = getattr(self._records, "close", None)
-            if close is not None:
-                close()  # ends the HTTP answer (also when the browser went away)
+            self.close()  # ends the HTTP answer (also when the browser went away)
         if not self.capped and self._limit and received >= self._limit:
             # InfluxDB stopped at the query's limit: the last time may lack some of its values.
             self.capped = True
@@ -194,9 +205,12 @@ def telemetry_csv(device_id: str, window: TimeWindow, *, raw: bool, max_rows: in
 
     def run():
         with guard(conn, what, not_found=bucket_missing(conn.bucket, TELEMETRY_SETTING)):
-            return conn.query_api.query_stream(flux, org=conn.org)
+            records = conn.query_api.query_stream(flux, org=conn.org)
+            # The first row read here: an error InfluxDB sends in the answer's first bytes is
+            # the 503 page, not a file; and the stream is started, so closing it ends the answer.
+            return records, next(records, None)
 
-    export._records = bounded(conn, what, run)
+    export._records, export._first = bounded(conn, what, run)
     export._conn = conn
     export._limit = limit
     return export

@@ -341,3 +341,11 @@ def test_staff_see_write_data_now_on_the_device_page_with_data_too(rover, staff_
     assert 'action="/devices/rover/write-now/"' in detail
     dashboard = rover.get("/devices/rover/dashboard/").content.decode()
     assert "write-now" not in dashboard  # the dashboard offers it in its empty state only
+
+
+def test_head_answers_the_headers_of_the_download(rover):
+    response = rover.head("/devices/rover/telemetry.csv", {"range": "1h"})
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="rover-1h.csv"'
+    response.close()  # what the server does after a HEAD: InfluxDB's answer is ended
+    assert rows(get_csv(rover, range="1h"))[0] == ["time", "Temperature", "Humidity"]
