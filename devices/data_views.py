@@ -89,7 +89,9 @@ class WriteNowForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("what") == "days" and data.get("days") is None and "days" not in self.errors:
+        if data.get("what") == "now":
+            self.errors.pop("days", None)  # one point now: the days box does not matter
+        elif data.get("what") == "days" and data.get("days") is None and "days" not in self.errors:
             self.add_error(
                 "days", f"Give a whole number of days from 1 to {influx.WRITE_NOW_MAX_DAYS}."
             )

@@ -102,6 +102,11 @@ def test_a_bad_number_of_days_is_a_form_error_and_writes_nothing(rover, influx, 
     assert count_points(influx, "rover") == 0
 
 
+def test_one_point_now_ignores_the_days_box(rover, influx):
+    assert post(rover, what="now", days="999").status_code == 302
+    assert count_points(influx, "rover") == 1
+
+
 def test_an_unknown_choice_is_a_form_error(rover, influx):
     response = post(rover, what="everything")
     assert response.status_code == 400
