@@ -349,3 +349,14 @@ def test_head_answers_the_headers_of_the_download(rover):
     assert response["Content-Disposition"] == 'attachment; filename="rover-1h.csv"'
     response.close()  # what the server does after a HEAD: InfluxDB's answer is ended
     assert rows(get_csv(rover, range="1h"))[0] == ["time", "Temperature", "Humidity"]
+
+
+def test_the_file_is_sent_in_pieces_as_influxdb_answers(user_client, influx):
+    svc.register_device("rover")
+    write(influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 1500)])
+    response = get_csv(user_client, range="3d", mode="raw")
+    assert response.streaming
+    pieces = [piece.decode() for piece in response.streaming_content]
+    # The header at once, then a piece per 500 rows: never the whole file in memory.
+    assert pieces[0] == '"time","Temperature"\r\n'
+    assert [p.count("\r\n") for p in pieces[1:]] == [500, 500, 499]
