@@ -1,4 +1,4 @@
-""" "Write data now" on a device's page: simulated points written through ``simulate``'s pipeline.
+"""'Write data now' on a device's page: simulated points written through ``simulate``'s pipeline.
 
 The same code as ``manage.py simulate``: ``simulator.Model`` generates the values (same seed,
 device and minute give the same value), ``fleet.Fleet`` writes them with the device's own token
@@ -6,12 +6,11 @@ and counts exactly what InfluxDB acknowledged. Only the span differs: one point 
 minute, or every minute of the last ``days`` days up to now (the minutes it covers are written
 again, with the same values for a virtual device).
 
-Bounded time, for a web request: at most ``MAX_DAYS`` days (43,201 points, 9 batches), and
-when ``time_limit_s`` has passed (by default ``TIME_SHARE`` of what is left of the page's
-INFLUX_TIMEOUT) the run is stopped: nothing more is generated or sent, the batches already
-being sent (``WORKERS`` of ``BATCH_LINES`` at most) are answered and counted, the rest is
-counted as not written. Each write may sleep
-only ``RETRY_BUDGET_S`` between retries.
+Bounded time, for a web request: at most ``MAX_DAYS`` days (43,201 points), and when
+``time_limit_s`` has passed (by default ``TIME_SHARE`` of what is left of the page's
+INFLUX_TIMEOUT) the run is stopped: nothing more is generated or sent, the batches already being
+sent (``WORKERS`` of ``BATCH_LINES`` at most) are answered and counted, the rest is counted as
+not written. Each write may sleep only ``RETRY_BUDGET_S`` between retries.
 """
 
 from __future__ import annotations
