@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from devices import influx
@@ -154,6 +154,73 @@ def firing_for(device_ids) -> dict[str, list[Alert]]:
     """device id -> its firing alerts (newest first), for the fleet overview and device pages."""
     out: dict[str, list[Alert]] = {}
     alerts = Alert.objects.filter(device_id__in=list(device_ids), resolved_at__isnull=True)
-    for alert in alerts.select_related("rule"):
+    for alert in alerts.select_related("rule", "acknowledged_by"):
         out.setdefault(alert.device_id, []).append(alert)
     return out
+
+
+@dataclass
+class PageAlerts:
+    """What a device page shows of alerts: firing alerts by device, threshold lines, or why not.
+
+    ``error`` is set (and the rest empty) when the database could not be read: the page is
+    still shown, with that said in the alerts panel.
+    """
+
+    firing: dict[str, list[Alert]] = field(default_factory=dict)
+    thresholds: dict[str, list[dict]] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every firing alert of the page, newest first."""
+        flat = [a for alerts in self.firing.values() for a in alerts]
+        return sorted(flat, key=lambda a: (a.started_at, a.pk), reverse=True)
+
+    def threshold_values(self) -> dict[str, list[float]]:
+        """field -> the values to draw as lines on its chart (``board_json``'s shape)."""
+        out: dict[str, list[float]] = {}
+        for name, lines in self.thresholds.items():
+            out[name] = sorted({v for line in lines for v in line["values"]})
+        return out
+
+
+OVERVIEW_LIMIT = 50
+
+
+def _thresholds(device_id: str) -> dict[str, list[dict]]:
+    rules = Rule.objects.filter(enabled=True, device_id__in=["", device_id]).exclude(
+        condition=Rule.SILENCE
+    )
+    out: dict[str, list[dict]] = {}
+    for rule in rules:
+        values = [rule.threshold] + ([rule.high] if rule.condition == Rule.OUTSIDE else [])
+        out.setdefault(rule.field, []).append(
+            {"rule": rule.name, "text": rule.describe().split(": ", 1)[1], "values": values}
+        )
+    return out
+
+
+def page_alerts(device_ids=None, *, thresholds_for: str | None = None) -> PageAlerts:
+    """Firing alerts of ``device_ids`` (None: the whole fleet, newest ``OVERVIEW_LIMIT``) in one
+    query, plus, with ``thresholds_for``, that device's threshold rules (one more).
+
+    A database error is caught (in a savepoint, so the request's transaction survives) and
+    reported in ``error``: alerts never take a device page down.
+    """
+    try:
+        with transaction.atomic():
+            if device_ids is None:
+                alerts = Alert.objects.filter(resolved_at__isnull=True).select_related(
+                    "rule", "acknowledged_by"
+                )[:OVERVIEW_LIMIT]
+                firing: dict[str, list[Alert]] = {}
+                for alert in alerts:
+                    firing.setdefault(alert.device_id, []).append(alert)
+            else:
+                firing = firing_for(device_ids)
+            thresholds = _thresholds(thresholds_for) if thresholds_for else {}
+    except DatabaseError as exc:
+        log.warning("alerts could not be read for a device page: %s", exc)
+        return PageAlerts(error="Alerts could not be read from the database.")
+    return PageAlerts(firing=firing, thresholds=thresholds)

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .forms import RuleForm
@@ -67,6 +68,11 @@ def acknowledge(request, pk):
         alert.acknowledged_at, alert.acknowledged_by = timezone.now(), request.user
         alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
         messages.success(request, f"Acknowledged: {alert}.")
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)  # the device page or dashboard it was acknowledged from
     return redirect("alerts:history")
 
 
