@@ -9,13 +9,14 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .forms import RuleForm
-from .models import Alert, Rule
+from .models import Alert, Notification, Rule
 
 SILENCE_HOURS = (1, 4, 24)
 
@@ -35,7 +36,9 @@ def staff_required(view):
 
 @login_required
 def history(request):
-    alerts = Alert.objects.select_related("rule", "acknowledged_by")
+    alerts = Alert.objects.select_related("rule", "acknowledged_by").prefetch_related(
+        Prefetch("notifications", Notification.objects.select_related("channel").order_by("pk"))
+    )
     state = request.GET.get("state", "")
     severity = request.GET.get("severity", "")
     device = request.GET.get("device", "").strip()[:64]
