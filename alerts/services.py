@@ -128,16 +128,16 @@ def evaluate(now: datetime | None = None, *, notify: bool = True) -> PassResult:
     if any(r.condition == Rule.SILENCE for r in rules):
         registered = set(influx.registered_device_ids())
         seen = influx.fleet_last_seen()
+    firing_states: dict[int, set[str]] = {}  # rule -> devices it fires on: one query
+    states = RuleState.objects.filter(rule__enabled=True, alert__isnull=False)
+    for rule_id, device_id in states.values_list("rule_id", "device_id"):
+        firing_states.setdefault(rule_id, set()).add(device_id)
     for rule in rules:
         if rule.condition == Rule.SILENCE:
             verdicts = _silence_verdicts(rule, seen, registered, now)
         else:
             verdicts = _threshold_verdicts(rule, stats[(rule.field, rule.minutes)], now)
-        firing = set(
-            RuleState.objects.filter(rule=rule, alert__isnull=False).values_list(
-                "device_id", flat=True
-            )
-        )
+        firing = firing_states.get(rule.pk, set())
         for device_id in sorted(firing | {d for d, v in verdicts.items() if v.holds}):
             verdict = verdicts.get(device_id, Verdict(False))
             if verdict.holds == (device_id in firing):

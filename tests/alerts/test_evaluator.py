@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -234,3 +235,19 @@ def test_a_pass_costs_the_same_queries_for_100_rules_and_1000_devices_as_for_1_a
     big = _pass_cost(env)
     assert small == big == 3  # one window query, the registry, the last-seen query
     assert Alert.objects.filter(rule__name="co2").count() == 1000
+
+
+def _db_queries_of_a_pass() -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert evaluate().fired == []
+    return len(queries)
+
+
+def test_a_steady_pass_costs_the_same_database_queries_for_100_rules_as_for_1(influx):
+    rule(name="co2")
+    write_minutes(influx, "room-1", range(12, -1, -1), 1800)
+    assert len(evaluate().fired) == 1
+    one = _db_queries_of_a_pass()
+    for i in range(99):
+        rule(name=f"r{i}", threshold=2000 + i)
+    assert _db_queries_of_a_pass() == one == 3  # rules, firing states, pending notifications
