@@ -44,8 +44,9 @@
     const { ctx, bbox } = u;
     ctx.save();
     ctx.strokeStyle = "#c5221f";
-    ctx.lineWidth = 1.5 * (window.devicePixelRatio || 1);
-    ctx.setLineDash([6 * (window.devicePixelRatio || 1), 4 * (window.devicePixelRatio || 1)]);
+    const dpr = window.devicePixelRatio || 1;
+    ctx.lineWidth = 2 * dpr;
+    ctx.setLineDash([6 * dpr, 4 * dpr]);
     for (const v of values) {
       const y = Math.round(u.valToPos(v, "y", true));
       if (y < bbox.top || y > bbox.top + bbox.height) continue;
