@@ -97,11 +97,13 @@ from pathlib import Path
 from urllib.parse import quote
 django.setup()
 from django.core.management import call_command
+from django.db import connection
 
 from alerts.models import Channel, Rule
 if sys.argv[1] == "setup":
     Rule.objects.create(name="CO2 high", field="CO2", threshold=1500, minutes=10)
     Channel.objects.create(name="hook", kind="webhook", target=sys.argv[2], secret="s3cret")
+    print(connection.vendor)
 else:  # an evaluator: ready, then wait for the go, so both passes run at the same moment
     barrier = Path(sys.argv[2])
     (barrier / f"ready-{sys.argv[1]}").touch()
@@ -159,7 +161,8 @@ def test_two_evaluator_processes_at_once_notify_each_transition_exactly_once(
     run = {"cwd": ROOT, "env": proc_env, "check": True, "capture_output": True}
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-        subprocess.run([sys.executable, "-c", EVALUATOR, "setup", receiver.url], **run)
+        setup = subprocess.run([sys.executable, "-c", EVALUATOR, "setup", receiver.url], **run)
+        assert setup.stdout.decode().split() == [connection.vendor]  # PostgreSQL's row locks
         procs = [
             subprocess.Popen(
                 [sys.executable, "-c", EVALUATOR, str(n), str(tmp_path)],
