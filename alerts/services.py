@@ -74,11 +74,15 @@ def _silence_verdicts(
     return out
 
 
-def _queue(alert: Alert, event: str, rule: Rule, now: datetime) -> None:
+def _queue(alert: Alert, event: str, rule: Rule, now: datetime, channels) -> None:
     if rule.silenced_until and rule.silenced_until > now:
         return
-    for channel in Channel.objects.filter(enabled=True):
-        Notification.objects.get_or_create(alert=alert, event=event, channel=channel)
+    if channels is None:
+        channels = Channel.objects.filter(enabled=True)
+    Notification.objects.bulk_create(
+        [Notification(alert=alert, event=event, channel=c) for c in channels],
+        ignore_conflicts=True,  # already queued (alerts_notify_once)
+    )
 
 
 def _state(rule: Rule, device_id: str) -> RuleState:
@@ -88,8 +92,13 @@ def _state(rule: Rule, device_id: str) -> RuleState:
         return RuleState.objects.get(rule=rule, device_id=device_id)
 
 
-def transition(rule: Rule, device_id: str, verdict: Verdict, now: datetime) -> Alert | None:
-    """Fire or resolve under the state row's lock; None if another evaluator already did."""
+def transition(
+    rule: Rule, device_id: str, verdict: Verdict, now: datetime, channels=None
+) -> Alert | None:
+    """Fire or resolve under the state row's lock; None if another evaluator already did.
+
+    ``channels``: the enabled channels to notify (read once per pass), None: read them here.
+    """
     state = _state(rule, device_id)
     with transaction.atomic():
         state = RuleState.objects.select_for_update().get(pk=state.pk)
@@ -112,7 +121,7 @@ def transition(rule: Rule, device_id: str, verdict: Verdict, now: datetime) -> A
         state.alert = alert if event == Notification.FIRED else None
         state.changed_at = now
         state.save(update_fields=["alert", "changed_at"])
-        _queue(alert, event, rule, now)
+        _queue(alert, event, rule, now, channels)
     return alert
 
 
@@ -132,6 +141,7 @@ def evaluate(now: datetime | None = None, *, notify: bool = True) -> PassResult:
     states = RuleState.objects.filter(rule__enabled=True, alert__isnull=False)
     for rule_id, device_id in states.values_list("rule_id", "device_id"):
         firing_states.setdefault(rule_id, set()).add(device_id)
+    channels = None  # read at the first transition of the pass
     for rule in rules:
         if rule.condition == Rule.SILENCE:
             verdicts = _silence_verdicts(rule, seen, registered, now)
@@ -142,7 +152,9 @@ def evaluate(now: datetime | None = None, *, notify: bool = True) -> PassResult:
             verdict = verdicts.get(device_id, Verdict(False))
             if verdict.holds == (device_id in firing):
                 continue
-            alert = transition(rule, device_id, verdict, now)
+            if channels is None:
+                channels = list(Channel.objects.filter(enabled=True))
+            alert = transition(rule, device_id, verdict, now, channels)
             if alert is not None:
                 (result.fired if verdict.holds else result.resolved).append(alert)
     if notify:
