@@ -13,6 +13,7 @@ newest point (it must have written once) is ``minutes`` old or older.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,7 +42,25 @@ class PassResult:
 class Verdict:
     holds: bool
     value: float | None = None
-    detail: str = ""
+    source: influx.WindowStats | datetime | str | None = None  # what ``detail`` says
+
+    @property
+    def detail(self) -> str:
+        """Formatted only for transitions (a pass judges rules x devices verdicts)."""
+        s = self.source
+        if isinstance(s, influx.WindowStats):
+            return f"{s.count} points from {s.min:g} to {s.max:g}"
+        if isinstance(s, datetime):
+            return f"last data {s:%Y-%m-%d %H:%M:%S} UTC"
+        return s or ""
+
+
+def _in_scope(rule: Rule, by_device: dict) -> Iterable[tuple[str, object]]:
+    """The (device id, value) items of ``by_device`` the rule watches: one look-up if scoped."""
+    if not rule.device_id:
+        return by_device.items()
+    found = by_device.get(rule.device_id)
+    return [] if found is None else [(rule.device_id, found)]
 
 
 def _threshold_verdicts(
@@ -50,14 +69,12 @@ def _threshold_verdicts(
     slack = timedelta(seconds=settings.ALERTS_SAMPLE_INTERVAL_S)
     start = now - timedelta(minutes=rule.minutes)
     out = {}
-    for device_id, s in stats.items():
-        if (rule.device_id and device_id != rule.device_id) or s.min is None or s.max is None:
+    for device_id, s in _in_scope(rule, stats):
+        if s.min is None or s.max is None:
             continue
         covered = s.first is not None and s.first <= start + slack
         holds = bool(s.count and covered and rule.breached(s.min, s.max))
-        out[device_id] = Verdict(
-            holds, s.last_value, f"{s.count} points from {s.min:g} to {s.max:g}"
-        )
+        out[device_id] = Verdict(holds, s.last_value, s)
     return out
 
 
@@ -65,12 +82,10 @@ def _silence_verdicts(
     rule: Rule, seen: dict[str, datetime], registered: set[str], now: datetime
 ) -> dict[str, Verdict]:
     out = {}
-    for device_id, at in seen.items():
-        if device_id not in registered or (rule.device_id and device_id != rule.device_id):
-            continue
-        quiet = now - at
-        holds = quiet >= timedelta(minutes=rule.minutes)
-        out[device_id] = Verdict(holds, None, f"last data {at:%Y-%m-%d %H:%M:%S} UTC")
+    quiet = timedelta(minutes=rule.minutes)
+    for device_id, at in _in_scope(rule, seen):
+        if device_id in registered:
+            out[device_id] = Verdict(now - at >= quiet, None, at)
     return out
 
 
