@@ -200,7 +200,9 @@ class Notification(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="Sends tried, over all passes.")
     passes = models.PositiveIntegerField(default=0, help_text="Evaluator passes that tried it.")
     next_attempt_at = models.DateTimeField(
-        null=True, blank=True, help_text="Pending after a failure: not retried before then."
+        null=True,
+        blank=True,
+        help_text="Pending: not tried before then. Sending: claimed until then.",
     )
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -148,15 +148,25 @@ def deliver(note: Notification, now: datetime | None = None) -> bool:
     return True
 
 
+def send_lease_s() -> float:
+    """How long a claim holds: a notification still "sending" after that (its evaluator died
+    mid-send) is claimed again by a later pass. Longer than any send (webhook tries, backoff)."""
+    return float(getattr(settings, "ALERTS_SEND_LEASE_S", 600.0))
+
+
 def deliver_pending(now: datetime | None = None) -> tuple[int, int]:
     """Claim and send every pending notification that is due: (sent, failed this pass)."""
     now = now or timezone.now()
-    due = Notification.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), status=Notification.PENDING
+    pending = Q(status=Notification.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
+    abandoned = Q(status=Notification.SENDING, next_attempt_at__lte=now)
+    due = Notification.objects.filter(pending | abandoned)
+    lease = now + timedelta(seconds=send_lease_s())
     sent = failed = 0
     for pk in list(due.values_list("pk", flat=True)):
-        claimed = due.filter(pk=pk).update(status=Notification.SENDING)
+        # One UPDATE claims it: with several evaluators only one matches the row.
+        claimed = due.filter(pk=pk).update(status=Notification.SENDING, next_attempt_at=lease)
         if not claimed:
             continue  # another evaluator has it
         note = Notification.objects.select_related("alert__rule", "channel").get(pk=pk)

@@ -13,7 +13,9 @@ class Migration(migrations.Migration):
             model_name="notification",
             name="next_attempt_at",
             field=models.DateTimeField(
-                blank=True, help_text="Pending after a failure: not retried before then.", null=True
+                blank=True,
+                help_text="Pending: not tried before then. Sending: claimed until then.",
+                null=True,
             ),
         ),
         migrations.AddField(

@@ -144,3 +144,20 @@ def test_a_claimed_notification_is_not_sent_again(receiver, fast_retries):
     assert deliver_pending() == (1, 0)
     assert deliver_pending() == (0, 0)
     assert len(receiver.received) == 1
+
+
+@pytest.mark.django_db
+def test_a_claim_whose_evaluator_died_is_sent_after_its_lease(receiver, fast_retries):
+    fast_retries.ALERTS_SEND_LEASE_S = 600
+    hook = Channel.objects.create(name="h", kind="webhook", target=receiver.url, secret="s3cret")
+    note = queue(hook)
+    t0 = now()
+    Notification.objects.filter(pk=note.pk).update(  # claimed at t0, then the process died
+        status=Notification.SENDING, next_attempt_at=t0 + timedelta(seconds=600)
+    )
+    assert deliver_pending(t0 + timedelta(seconds=60)) == (0, 0)  # another may still be sending
+    assert deliver_pending(t0 + timedelta(seconds=601)) == (1, 0)
+    assert deliver_pending(t0 + timedelta(seconds=1300)) == (0, 0)
+    assert len(receiver.received) == 1
+    note.refresh_from_db()
+    assert (note.status, note.next_attempt_at) == (Notification.SENT, None)
