@@ -153,12 +153,17 @@ def evaluate(now: datetime | None = None, *, notify: bool = True) -> PassResult:
         registered = set(influx.registered_device_ids())
         seen = influx.fleet_last_seen()
     firing_states: dict[int, set[str]] = {}  # rule -> devices it fires on: one query
-    states = RuleState.objects.filter(rule__enabled=True, alert__isnull=False)
+    states = RuleState.objects.filter(alert__isnull=False)
     for rule_id, device_id in states.values_list("rule_id", "device_id"):
         firing_states.setdefault(rule_id, set()).add(device_id)
     channels = None  # read at the first transition of the pass
+    disabled = set(firing_states) - {r.pk for r in rules}
+    if disabled:  # a rule switched off resolves what it had fired: nothing holds any more
+        rules += Rule.objects.filter(pk__in=disabled)
     for rule in rules:
-        if rule.condition == Rule.SILENCE:
+        if not rule.enabled:
+            verdicts = {}
+        elif rule.condition == Rule.SILENCE:
             verdicts = _silence_verdicts(rule, seen, registered, now)
         else:
             verdicts = _threshold_verdicts(rule, stats[(rule.field, rule.minutes)], now)

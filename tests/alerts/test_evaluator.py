@@ -193,6 +193,22 @@ def test_two_evaluator_processes_at_once_notify_each_transition_exactly_once(
     assert sum(int(m[2]) for m in counts) == 20
 
 
+def test_switching_a_rule_off_resolves_its_firing_alerts(influx, email_channel):
+    co2 = rule()
+    write_minutes(influx, "room-1", range(12, -1, -1), 1800)
+    assert len(evaluate().fired) == 1
+    co2.enabled = False
+    co2.save()
+    result = evaluate()
+    assert [a.device_id for a in result.resolved] == ["room-1"]
+    assert not Alert.objects.get().firing
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "[warning] FIRING",
+        "[warning] resolved",
+    ]
+    assert evaluate().resolved == []
+
+
 def test_silenced_rules_record_alerts_without_notifying(influx, email_channel):
     rule(silenced_until=now() + timedelta(hours=1))
     write_minutes(influx, "room-1", range(12, -1, -1), 1800)
