@@ -47,7 +47,8 @@ def positions(board) -> list[tuple]:
     return [(t, lat[t], lon[t]) for t in sorted(lat.keys() & lon.keys())]
 
 
-def board_json(board) -> dict:
+def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
+    """``thresholds``: field -> values of the alert rules' threshold lines on its chart."""
     window = board.window
     return {
         "device": board.device.device_id,
@@ -57,6 +58,7 @@ def board_json(board) -> dict:
         "live": window.live,
         "refresh": REFRESH_SECONDS,
         "charts": [_chart_json(c) for c in board.charts],
+        "thresholds": thresholds or {},
         "readings": [
             {
                 "field": r.field,
@@ -74,7 +76,7 @@ def board_json(board) -> dict:
     }
 
 
-def page_context(board) -> dict:
+def page_context(board, thresholds: dict[str, list[float]] | None = None) -> dict:
     window = board.window
     charts = [c for c in board.charts if c.field not in POSITION_FIELDS]
     has_track = {"Lat", "Lon"} <= {c.field for c in board.charts}
@@ -87,7 +89,7 @@ def page_context(board) -> dict:
         "track_rows": positions(board) if has_track else [],
         "ranges": list(influx.RANGES),
         "range_key": window.range_key,
-        "board_json": board_json(board),
+        "board_json": board_json(board, thresholds),
         "data_url": data_url,
         "refresh_seconds": REFRESH_SECONDS,
     }

@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from alerts.services import page_alerts
+
 from . import influx, live, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 from .middleware import wants_json
@@ -57,7 +59,8 @@ def token(request: HttpRequest, device_id: str):
 def index(request: HttpRequest):
     """The fleet overview: what the fleet is doing now (two queries whatever its size)."""
     overview = influx.fleet_overview(online_minutes=live.online_minutes())
-    return render(request, "devices/overview.html", {"fleet": overview})
+    ctx = {"fleet": overview, "page_alerts": page_alerts()}
+    return render(request, "devices/overview.html", ctx)
 
 
 @require_safe
@@ -67,6 +70,7 @@ def device_list(request: HttpRequest):
     search, page = form.search_and_page()
     result = influx.list_devices(search=search, page=page, per_page=pages.PER_PAGE)
     ctx = {"page": result, "q": search, "bucket_warning": pages.shared_bucket_warning(request)}
+    ctx["page_alerts"] = page_alerts([d.device_id for d in result.devices])
     return render(request, "devices/list.html", ctx)
 
 
@@ -94,6 +98,7 @@ def detail(request: HttpRequest, device_id: str):
         "stats": view.stats,
         "range_key": range_key,
         "ranges": list(influx.RANGES),
+        "page_alerts": page_alerts([device.device_id]),
     }
     return render(request, "devices/detail.html", ctx)
 
@@ -103,7 +108,9 @@ def detail(request: HttpRequest, device_id: str):
 def dashboard(request: HttpRequest, device_id: str):
     form = RangeForm(request.GET)
     board = influx.dashboard(device_id, form.window())
-    ctx = {"board": board, "device": board.device, "form": form, **live.page_context(board)}
+    alerts = page_alerts([board.device.device_id], thresholds_for=board.device.device_id)
+    ctx = {"board": board, "device": board.device, "form": form, "page_alerts": alerts}
+    ctx.update(live.page_context(board, thresholds=alerts.threshold_values()))
     return render(request, "devices/dashboard.html", ctx)
 
 
@@ -113,7 +120,8 @@ def dashboard_data(request: HttpRequest, device_id: str):
     """The dashboard's data as JSON, what ``static/js/charts.js`` refreshes live ranges from."""
     form = RangeForm(request.GET)
     board = influx.dashboard(device_id, form.window())
-    response = JsonResponse(live.board_json(board))
+    lines = page_alerts([], thresholds_for=board.device.device_id).threshold_values()
+    response = JsonResponse(live.board_json(board, thresholds=lines))
     add_never_cache_headers(response)
     return response
 

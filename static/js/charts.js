@@ -32,6 +32,50 @@
     return [chart.t, chart.v];
   }
 
+  // Alert rules' thresholds of a field (board JSON "thresholds"): dashed lines on its chart,
+  // and the y scale stretched to show them.
+  function thresholdsOf(field) {
+    return ((data.thresholds || {})[field] || []).filter((v) => Number.isFinite(v));
+  }
+
+  function drawThresholds(u, field) {
+    const values = thresholdsOf(field);
+    if (!values.length) return;
+    const { ctx, bbox } = u;
+    ctx.save();
+    ctx.strokeStyle = "#c5221f";
+    const dpr = window.devicePixelRatio || 1;
+    ctx.lineWidth = 2 * dpr;
+    ctx.setLineDash([6 * dpr, 4 * dpr]);
+    for (const v of values) {
+      const y = Math.round(u.valToPos(v, "y", true));
+      if (y < bbox.top || y > bbox.top + bbox.height) continue;
+      ctx.beginPath();
+      ctx.moveTo(bbox.left, y);
+      ctx.lineTo(bbox.left + bbox.width, y);
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+
+  function yRange(field) {
+    return (u, min, max) => {
+      const values = thresholdsOf(field);
+      let lo = min;
+      let hi = max;
+      for (const v of values) {
+        lo = lo === null || lo === undefined ? v : Math.min(lo, v);
+        hi = hi === null || hi === undefined ? v : Math.max(hi, v);
+      }
+      if (lo === null || lo === undefined) return [0, 1];
+      return window.uPlot.rangeNum(lo, hi, 0.1, true);
+    };
+  }
+
+  function markThresholds(figure, field) {
+    figure.dataset.thresholds = thresholdsOf(field).join(" ");
+  }
+
   function widthOf(host) {
     return Math.max(200, Math.floor(host.getBoundingClientRect().width));
   }
@@ -45,7 +89,7 @@
     const opts = {
       width: widthOf(host),
       height: 220,
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: yRange(chart.field) } },
       series: [
         { label: `Time (${zone})`, value: (u, v) => (v === null ? "—" : fmtTime(v)) },
         { label, stroke: "#2256c5", width: 2, spanGaps: false, value: (u, v) => fmtValue(v),
@@ -55,12 +99,14 @@
       cursor: { drag: { x: true, y: false } },
       hooks: {
         setSelect: [() => { entry.zoomed = true; }],
+        draw: [(u) => drawThresholds(u, chart.field)],
       },
     };
     host.classList.add("enhanced");
     entry.plot = new window.uPlot(opts, columns(chart), host);
     host.addEventListener("dblclick", () => { entry.zoomed = false; });
     figure.dataset.updates = "0";
+    markThresholds(figure, chart.field);
     plots.set(chart.field, entry);
     new ResizeObserver(() => entry.plot.setSize({ width: widthOf(host), height: 220 })).observe(host);
   }
@@ -94,6 +140,7 @@
       if (!entry) continue;
       entry.plot.setData(columns(chart), !entry.zoomed);
       entry.figure.dataset.updates = String(Number(entry.figure.dataset.updates) + 1);
+      markThresholds(entry.figure, chart.field);
       entry.figure.dataset.last = chart.v.length ? String(chart.v[chart.v.length - 1]) : "";
     }
     updateReadings(next.readings);
