@@ -252,6 +252,12 @@ ALERTS_INTERVAL_S = env.int("ALERTS_INTERVAL_S", default=60)  # `alerts --loop` 
 ALERTS_WEBHOOK_TIMEOUT_S = env.float("ALERTS_WEBHOOK_TIMEOUT_S", default=5.0)
 ALERTS_WEBHOOK_TRIES = env.int("ALERTS_WEBHOOK_TRIES", default=3)
 ALERTS_WEBHOOK_BACKOFF_S = env.float("ALERTS_WEBHOOK_BACKOFF_S", default=1.0)  # doubles each try
+# A notification that failed is tried again on later passes: at most this many passes, waiting
+# ALERTS_RETRY_BACKOFF_S after the first failure (doubling); one stuck in "sending" (its evaluator
+# died) is taken over after ALERTS_SEND_LEASE_S.
+ALERTS_NOTIFY_PASSES = env.int("ALERTS_NOTIFY_PASSES", default=5)
+ALERTS_RETRY_BACKOFF_S = env.float("ALERTS_RETRY_BACKOFF_S", default=60.0)
+ALERTS_SEND_LEASE_S = env.float("ALERTS_SEND_LEASE_S", default=600.0)
 if DEBUG and not MAIL_CONFIGURED:
     # Development: alert e-mails are printed by the evaluator instead of sent.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
