@@ -1,7 +1,9 @@
 // IoT Center dashboard charts: uPlot (static/vendor) over the page's JSON data block, hover
-// with time and value, resize with the page, drag to zoom (double-click resets), and a live
-// refresh of relative ranges from the JSON endpoint. Without JavaScript the server-drawn SVG
-// and the data tables stay. No inline code: the CSP allows scripts from this site only.
+// with time and value, resize with the page, drag to zoom every chart to that window (the URL
+// follows; Reset zoom or a double-click goes back), and a live refresh of relative ranges from
+// the JSON endpoint. Each chart spans the range asked for, as the server-drawn SVG does.
+// Without JavaScript the server-drawn SVG and the data tables stay. No inline code: the CSP
+// allows scripts from this site only.
 "use strict";
 
 (function () {
@@ -12,7 +14,9 @@
   let data = JSON.parse(block.textContent);
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local time";
   const status = board.querySelector(".live-status");
-  const plots = new Map(); // field -> {plot, figure, zoomed}
+  const plots = new Map(); // field -> {plot, figure}
+  const pageUrl = window.location.href; // what Reset zoom goes back to
+  let zoom = null; // {min, max} in epoch seconds while zoomed, else null: the whole range
   const refreshMs = Math.max(2, Number(board.dataset.refresh) || 5) * 1000;
   let failures = 0;
   let timer = null;
@@ -80,12 +84,65 @@
     return Math.max(200, Math.floor(host.getBoundingClientRect().width));
   }
 
+  // The x range every chart shows: the zoomed window, else the range of the data block.
+  function xRange() {
+    return zoom || { min: data.start, max: data.stop };
+  }
+
+  function showRange() {
+    const range = xRange();
+    for (const entry of plots.values()) entry.plot.setScale("x", range);
+  }
+
+  function isoUtc(seconds) {
+    return new Date(seconds * 1000).toISOString().slice(0, 19) + "Z";
+  }
+
+  let zoomBar = null;
+  function zoomBarFor() {
+    if (zoomBar) return zoomBar;
+    const charts = board.querySelector(".charts");
+    if (!charts) return null;
+    zoomBar = document.createElement("p");
+    zoomBar.className = "zoom-bar";
+    zoomBar.hidden = true;
+    const text = document.createElement("span");
+    const reset = document.createElement("button");
+    reset.type = "button";
+    reset.textContent = "Reset zoom";
+    reset.addEventListener("click", () => setZoom(null));
+    zoomBar.append(text, " ", reset);
+    charts.before(zoomBar);
+    return zoomBar;
+  }
+
+  // Zoom every chart to [min, max] (epoch seconds), or back to the whole range (null). The
+  // URL becomes that custom range, so a reload or a shared link shows the same window.
+  function setZoom(next) {
+    zoom = next && next.max > next.min ? next : null;
+    showRange();
+    const bar = zoomBarFor();
+    if (bar) {
+      bar.hidden = zoom === null;
+      if (zoom) {
+        bar.firstChild.textContent =
+          `Zoomed to ${fmtTime(zoom.min)} – ${fmtTime(zoom.max)} (${zone}).`;
+      }
+    }
+    let url = pageUrl;
+    if (zoom) {
+      const params = new URLSearchParams({ start: isoUtc(zoom.min), stop: isoUtc(zoom.max) });
+      url = `${window.location.pathname}?${params}`;
+    }
+    window.history.replaceState(null, "", url);
+  }
+
   function build(chart) {
     const figure = board.querySelector(`figure.chart[data-field="${CSS.escape(chart.field)}"]`);
     if (!figure) return;
     const host = figure.querySelector(".plot-host");
     const label = chart.unit ? `${chart.field} (${chart.unit})` : chart.field;
-    const entry = { figure, zoomed: false, plot: null };
+    const entry = { figure, plot: null };
     const opts = {
       width: widthOf(host),
       height: 220,
@@ -96,15 +153,32 @@
           points: { show: chart.t.length < 60 } },
       ],
       axes: [{}, { values: (u, splits) => splits.map(fmtValue), size: 70 }],
-      cursor: { drag: { x: true, y: false } },
+      cursor: {
+        drag: { x: true, y: false, setScale: false },
+        bind: { dblclick: () => () => { setZoom(null); return null; } },
+      },
       hooks: {
-        setSelect: [() => { entry.zoomed = true; }],
+        setSelect: [
+          (u) => {
+            const { left, width } = u.select;
+            if (width < 2) return;
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            setZoom({ min: u.posToVal(left, "x"), max: u.posToVal(left + width, "x") });
+          },
+        ],
+        setScale: [
+          (u, key) => {
+            if (key !== "x") return;
+            figure.dataset.xMin = String(Math.round(u.scales.x.min));
+            figure.dataset.xMax = String(Math.round(u.scales.x.max));
+          },
+        ],
         draw: [(u) => drawThresholds(u, chart.field)],
       },
     };
     host.classList.add("enhanced");
     entry.plot = new window.uPlot(opts, columns(chart), host);
-    host.addEventListener("dblclick", () => { entry.zoomed = false; });
+    entry.plot.setScale("x", xRange());
     figure.dataset.updates = "0";
     markThresholds(figure, chart.field);
     plots.set(chart.field, entry);
@@ -138,7 +212,10 @@
     for (const chart of next.charts) {
       const entry = plots.get(chart.field);
       if (!entry) continue;
-      entry.plot.setData(columns(chart), !entry.zoomed);
+      entry.plot.batch(() => {
+        entry.plot.setData(columns(chart));
+        entry.plot.setScale("x", xRange());
+      });
       entry.figure.dataset.updates = String(Number(entry.figure.dataset.updates) + 1);
       markThresholds(entry.figure, chart.field);
       entry.figure.dataset.last = chart.v.length ? String(chart.v[chart.v.length - 1]) : "";
