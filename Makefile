@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint serve bench load browser-deps clean
+.PHONY: run test lint serve bench load screenshots browser-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench: $(VENV)/.dev
 ## load: load test of the deployed app on 127.0.0.1 (50 clients, 60 s; bench/load.py)
 load: $(VENV)/.dev
 	$(PY) -m bench.load
+
+## screenshots: regenerate docs/screenshots/ (overview, dashboard) with a local server and Chromium
+screenshots: $(VENV)/.dev browser-deps
+	$(PY) -m tests.browser.screenshot
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
