@@ -185,9 +185,11 @@
     new ResizeObserver(() => entry.plot.setSize({ width: widthOf(host), height: 220 })).observe(host);
   }
 
+  // The status line keeps its "last telemetry" part (updated by apply) after the state text.
+  const lastSeen = status && status.querySelector("[data-last-seen]");
   function setStatus(text, state) {
     if (!status) return;
-    status.textContent = text;
+    status.replaceChildren(text, ...(lastSeen ? [" · last telemetry ", lastSeen] : []));
     status.dataset.state = state;
   }
 
@@ -221,8 +223,9 @@
       entry.figure.dataset.last = chart.v.length ? String(chart.v[chart.v.length - 1]) : "";
     }
     updateReadings(next.readings);
-    const seen = board.querySelector("[data-last-seen]");
-    if (seen && next.last_seen) seen.textContent = new Date(next.last_seen).toLocaleString();
+    if (lastSeen && next.last_seen) {
+      lastSeen.textContent = new Date(next.last_seen).toLocaleString();
+    }
   }
 
   async function refresh() {

@@ -266,3 +266,11 @@ def test_times_are_in_the_viewers_zone_and_the_zone_is_named(board, page):
     local = datetime.strptime(text, "%m/%d/%Y, %I:%M:%S %p").replace(tzinfo=ZoneInfo(ZONE))
     series = next(c for c in board_data(page)["charts"] if c["field"] == "Temperature")
     assert int(local.timestamp()) in series["t"]
+
+    # The live status keeps saying when the device last wrote, in Tokyo time after a refresh.
+    expect(temperature).not_to_have_attribute("data-updates", "0", timeout=15_000)
+    seen = page.locator(".live-status [data-last-seen]")
+    expect(seen).to_have_text(re.compile(r"\d:\d\d:\d\d [AP]M$"))
+    text = re.sub(r"\s+", " ", seen.inner_text())
+    local = datetime.strptime(text, "%m/%d/%Y, %I:%M:%S %p").replace(tzinfo=ZoneInfo(ZONE))
+    assert local == datetime.fromisoformat(board_data(page)["last_seen"])
