@@ -16,9 +16,14 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.test import Client
+from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect, sync_playwright
 
+from devices import influx as svc
+from devices import live
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_csp import COLLECT_VIOLATIONS
 
@@ -55,18 +60,33 @@ def page(browser):
         context.close()
 
 
-@pytest.fixture
-def board(live_server, influx, staff_user, page):
-    """A device with a day of simulated telemetry (moving: it has a track); the page logged in."""
+def simulate(*args: str) -> str:
     out = StringIO()
-    call_command("simulate", DEVICE, "--create", "--backfill-days", "1", stdout=out, stderr=out)
+    call_command("simulate", *args, stdout=out, stderr=out)
     assert ", 0 failed" in out.getvalue(), out.getvalue()
-    page.goto(f"{live_server.url}/accounts/login/?next=/devices/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Devices")).to_be_visible()
+    return out.getvalue()
+
+
+@pytest.fixture
+def logged_in(live_server, influx, staff_user, page, monkeypatch):
+    """The page with an operator's session (the login form has its own tests); live pages
+    refreshing every 2 s instead of 5, so waiting for a refresh is short. DEVICE's dashboard URL.
+    """
+    monkeypatch.setattr(live, "REFRESH_SECONDS", 2)
+    client = Client()
+    client.force_login(staff_user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
     return f"{live_server.url}/devices/{DEVICE}/dashboard/"
+
+
+@pytest.fixture
+def board(logged_in):
+    """DEVICE with a day of simulated telemetry (moving: it has a track); the page logged in."""
+    simulate(DEVICE, "--create", "--backfill-days", "1")
+    return logged_in
 
 
 def chart(page, field="Temperature"):
@@ -274,3 +294,31 @@ def test_times_are_in_the_viewers_zone_and_the_zone_is_named(board, page):
     text = re.sub(r"\s+", " ", seen.inner_text())
     local = datetime.strptime(text, "%m/%d/%Y, %I:%M:%S %p").replace(tzinfo=ZoneInfo(ZONE))
     assert local == datetime.fromisoformat(board_data(page)["last_seen"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_points_simulate_writes_appear_without_a_reload(logged_in, influx, page):
+    svc.register_device(DEVICE)
+    stop = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    lines = [
+        f"environment,device={DEVICE} Temperature={20 + m / 100} {int(t.timestamp())}"
+        for m, t in enumerate(stop - timedelta(minutes=m) for m in range(30))
+    ]
+    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(influx.bucket, influx.org, lines, write_precision="s")
+    page.goto(f"{logged_in}?range=1h")
+    freshness = page.locator("figure.gauge .freshness").first
+    expect(freshness).to_have_text(">5 min")
+    before = board_data(page)["charts"][0]
+    assert max(before["t"]) <= int(stop.timestamp()) + 60  # its window's end
+    page.evaluate("window.__notReloaded = true")
+
+    simulate(DEVICE, "--seed", "3")  # fills the last ten minutes, a point a minute
+    expect(freshness).to_have_text(re.compile("just now|<5 min"), timeout=15_000)
+    temperature = chart(page)
+    expect(temperature).not_to_have_attribute("data-updates", "0")
+    assert page.evaluate("window.__notReloaded") is True
+    now = page.evaluate("u => fetch(u).then(r => r.json())", f"{logged_in}data?range=1h")
+    after = next(c for c in now["charts"] if c["field"] == "Temperature")
+    assert max(after["t"]) >= int(stop.timestamp()) + 9 * 60
+    assert float(temperature.get_attribute("data-last")) == after["v"][-1]
