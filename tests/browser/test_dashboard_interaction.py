@@ -275,10 +275,12 @@ def test_times_are_in_the_viewers_zone_and_the_zone_is_named(board, page):
     expect(legend.first.locator(".u-label")).to_have_text(f"Time ({ZONE})")
 
     temperature.scroll_into_view_if_needed()
+    height = temperature.bounding_box()["height"]
     box = temperature.locator(".u-over").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
     shown = legend.first.locator(".u-value")
     expect(shown).to_have_text(re.compile(r"\d:\d\d:\d\d [AP]M$"))
+    assert temperature.bounding_box()["height"] == height  # the page does not jump on hover
     expect(legend.nth(1).locator(".u-value")).to_have_text(re.compile(r"^\d+(\.\d+)?$"))
     # The hovered time, read as Tokyo time, is one of the chart's points; read as UTC it
     # would be 9 hours off, outside the hour shown.
