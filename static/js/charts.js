@@ -107,11 +107,13 @@
     zoomBar.className = "zoom-bar";
     zoomBar.hidden = true;
     const text = document.createElement("span");
+    const open = document.createElement("a"); // the server's view: stats, tables, track
+    open.textContent = "Open this window";
     const reset = document.createElement("button");
     reset.type = "button";
     reset.textContent = "Reset zoom";
     reset.addEventListener("click", () => setZoom(null));
-    zoomBar.append(text, " ", reset);
+    zoomBar.append(text, " ", open, " ", reset);
     charts.before(zoomBar);
     return zoomBar;
   }
@@ -122,17 +124,18 @@
     zoom = next && next.max > next.min ? next : null;
     showRange();
     const bar = zoomBarFor();
-    if (bar) {
-      bar.hidden = zoom === null;
-      if (zoom) {
-        bar.firstChild.textContent =
-          `Zoomed to ${fmtTime(zoom.min)} – ${fmtTime(zoom.max)} (${zone}).`;
-      }
-    }
     let url = pageUrl;
     if (zoom) {
       const params = new URLSearchParams({ start: isoUtc(zoom.min), stop: isoUtc(zoom.max) });
       url = `${window.location.pathname}?${params}`;
+    }
+    if (bar) {
+      bar.hidden = zoom === null;
+      if (zoom) {
+        bar.querySelector("span").textContent =
+          `Zoomed to ${fmtTime(zoom.min)} – ${fmtTime(zoom.max)} (${zone}).`;
+        bar.querySelector("a").href = url;
+      }
     }
     window.history.replaceState(null, "", url);
   }
