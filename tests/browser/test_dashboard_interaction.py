@@ -329,3 +329,27 @@ def test_points_simulate_writes_appear_without_a_reload(logged_in, influx, page)
     after = next(c for c in now["charts"] if c["field"] == "Temperature")
     assert max(after["t"]) >= int(stop.timestamp()) + 9 * 60
     assert float(temperature.get_attribute("data-last")) == after["v"][-1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_javascript_the_server_drawn_charts_and_tables_remain(board, browser, page):
+    context = browser.new_context(
+        java_script_enabled=False, storage_state=page.context.storage_state()
+    )
+    try:
+        plain = context.new_page()
+        plain.goto(f"{board}?range=1h")
+        temperature = chart(plain)
+        expect(temperature.locator("svg.server-chart")).to_be_visible()
+        expect(temperature.locator("svg.server-chart")).to_have_attribute(
+            "aria-label", re.compile(r"^Temperature over time: 6[01] values from [\d.]+ to")
+        )
+        assert temperature.locator("canvas").count() == 0
+        summary = temperature.get_by_text(re.compile(r"^Data table \(\d+ windows\)$"))
+        windows = int(re.search(r"\d+", summary.inner_text()).group())
+        assert windows >= 60
+        summary.click()
+        expect(temperature.get_by_role("table").locator("tbody tr")).to_have_count(windows)
+        expect(plain.locator("figure.track svg")).to_be_visible()
+    finally:
+        context.close()
