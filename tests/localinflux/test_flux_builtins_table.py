@@ -66,6 +66,10 @@ SCHEMA_SIGNATURES = {
         None,
     ),
 }
+STRINGS_SIGNATURES = {
+    "containsStr": (("v", "substr"), ("v", "substr"), None),
+    "toLower": (("v",), ("v",), None),
+}
 
 
 def signatures(members: dict) -> dict:
@@ -85,10 +89,11 @@ def test_the_universe_has_exactly_the_supported_functions():
 
 
 def test_the_packages_are_exactly_the_supported_ones():
-    assert set(PACKAGES) == {"influxdata/influxdb/schema"}
+    assert set(PACKAGES) == {"influxdata/influxdb/schema", "strings"}
     schema = PACKAGES["influxdata/influxdb/schema"]
     assert signatures(schema) == SCHEMA_SIGNATURES
     assert schema["__package__"] == "schema"
+    assert signatures(PACKAGES["strings"]) == STRINGS_SIGNATURES
 
 
 def test_every_built_in_is_callable_by_its_name_in_a_query():

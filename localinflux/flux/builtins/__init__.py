@@ -8,7 +8,16 @@ adding its line here; ``tests/localinflux/test_flux_builtins_table.py`` pins the
 
 from __future__ import annotations
 
-from . import aggregates, schema, selectors, sources, transformations, universe, windowing
+from . import (
+    aggregates,
+    schema,
+    selectors,
+    sources,
+    strings,
+    transformations,
+    universe,
+    windowing,
+)
 from .registry import package
 
 # name -> implementation, universe (no import needed)
@@ -51,6 +60,10 @@ PACKAGE_FUNCTIONS = {
         "measurementTagValues": schema.measurement_tag_values,
         "measurementFieldKeys": schema.measurement_field_keys,
     },
+    "strings": {
+        "containsStr": strings.contains_str,
+        "toLower": strings.to_lower,
+    },
 }
 
 UNIVERSE: dict[str, object] = package(UNIVERSE_FUNCTIONS, true=True, false=False)
@@ -58,6 +71,7 @@ PACKAGES: dict[str, dict[str, object]] = {
     "influxdata/influxdb/schema": package(
         PACKAGE_FUNCTIONS["influxdata/influxdb/schema"], __package__="schema"
     ),
+    "strings": package(PACKAGE_FUNCTIONS["strings"], __package__="strings"),
 }
 
 __all__ = ["PACKAGES", "PACKAGE_FUNCTIONS", "UNIVERSE", "UNIVERSE_FUNCTIONS"]
