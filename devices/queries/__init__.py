@@ -55,9 +55,12 @@ from .pages import (
     list_page,
 )
 from .registry import (
+    REGISTRY_PAGE_RESULT,
+    REGISTRY_TOTAL_RESULT,
     registry_device,
     registry_ids,
     registry_list,
+    registry_page,
 )
 from .telemetry import (
     field_stats,
@@ -85,6 +88,8 @@ __all__ = [
     "PAGE_REGISTRY_RESULT",
     "PAGE_TELEMETRY_RESULT",
     "REGISTRY_MEASUREMENT",
+    "REGISTRY_PAGE_RESULT",
+    "REGISTRY_TOTAL_RESULT",
     "ROTATED_AT_FIELD",
     "TELEMETRY_FIELDS",
     "TELEMETRY_MEASUREMENT",
@@ -109,6 +114,7 @@ __all__ = [
     "registry_device",
     "registry_ids",
     "registry_list",
+    "registry_page",
     "shared_device_tag",
     "telemetry_delete_predicate",
     "telemetry_delete_predicates",

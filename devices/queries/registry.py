@@ -49,6 +49,56 @@ def registry_ids(bucket: str) -> str:
     )
 
 
+# Result names of ``registry_page``.
+REGISTRY_TOTAL_RESULT = "total"
+REGISTRY_PAGE_RESULT = "page"
+
+
+def _live_ids(bucket: str) -> str:
+    """One table of the registered, not removed ids (as ``registry_ids``), unfiltered."""
+    return (
+        f"from(bucket: {quote(bucket)})\n"
+        "  |> range(start: 0)\n"
+        f"  |> filter(fn: (r) => r._measurement == {quote(REGISTRY_MEASUREMENT)}"
+        ' and r._field == "key")\n'
+        "  |> last()\n"
+        '  |> filter(fn: (r) => r._value != "")\n'
+        '  |> keep(columns: ["deviceId"])\n'
+        "  |> group()"
+    )
+
+
+def registry_page(bucket: str, *, search: str = "", limit: int, offset: int = 0) -> str:
+    """One page of registered ids and how many ids match, counted and sliced by InfluxDB.
+
+    Two named results: ``total`` (one row, ``_value`` = how many distinct ids match) and
+    ``page`` (at most ``limit`` rows, ``_value`` = an id, sorted by id, from ``offset``). A
+    list page therefore gets ``limit + 1`` rows back whatever the number of devices.
+    ``search`` matches a case-insensitive substring of the id: both sides lowercased as Go's
+    ``strings.ToLower`` does, the text quoted with ``quote``. ``distinct`` counts an id once
+    even if other apps wrote it in several series (extra tags).
+    """
+    limit, offset = int(limit), int(offset)
+    if limit < 1 or offset < 0:
+        raise ValueError("registry_page needs limit >= 1 and offset >= 0")
+    # Go's strings.ToLower maps rune by rune ("İ" -> "i"), Python's lower() may not.
+    needle = "".join(ch.lower()[:1] or ch for ch in search)
+    head = 'import "strings"\n\n' if needle else ""
+    ids = _live_ids(bucket)
+    if needle:
+        ids += (
+            "\n  |> filter(fn: (r) => strings.containsStr("
+            f"v: strings.toLower(v: r.deviceId), substr: {quote(needle)}))"
+        )
+    ids += '\n  |> distinct(column: "deviceId")'
+    return (
+        f"{head}ids = {ids}\n\n"
+        f"ids |> count() |> yield(name: {quote(REGISTRY_TOTAL_RESULT)})\n"
+        f"ids |> sort() |> limit(n: {limit}, offset: {offset})"
+        f" |> yield(name: {quote(REGISTRY_PAGE_RESULT)})"
+    )
+
+
 def registry_device(bucket: str, device_id: str) -> str:
     """Latest ``key``, ``token``, ``createdAt`` and ``rotatedAt`` of one device."""
     device_id = validate_device_id(device_id)
