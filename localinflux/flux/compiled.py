@@ -107,6 +107,12 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
 
         return negate
 
+    if isinstance(node, ast.ConditionalExpr):
+        test = compile_row_fn(interp, scope, param, node.test)
+        then = compile_row_fn(interp, scope, param, node.consequent)
+        other = compile_row_fn(interp, scope, param, node.alternate)
+        return lambda record: then(record) if test(record) is True else other(record)
+
     if isinstance(node, ast.CallExpr):
         scalar = _scalar_call(interp, scope, param, node)
         if scalar is not None:

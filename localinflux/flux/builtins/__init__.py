@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import (
     aggregates,
+    records,
     schema,
     selectors,
     sources,
@@ -34,6 +35,8 @@ UNIVERSE_FUNCTIONS = {
     "drop": transformations.drop,
     "rename": transformations.rename,
     "pivot": transformations.pivot,
+    "map": records.map_,
+    "unique": records.unique,
     "yield": transformations.yield_,
     # selectors
     "first": selectors.first,
@@ -60,6 +63,9 @@ PACKAGE_FUNCTIONS = {
         "measurementTagValues": schema.measurement_tag_values,
         "measurementFieldKeys": schema.measurement_field_keys,
     },
+    "join": {
+        "inner": records.join_inner,
+    },
     "strings": {
         "containsStr": strings.contains_str,
         "toLower": strings.to_lower,
@@ -71,6 +77,7 @@ PACKAGES: dict[str, dict[str, object]] = {
     "influxdata/influxdb/schema": package(
         PACKAGE_FUNCTIONS["influxdata/influxdb/schema"], __package__="schema"
     ),
+    "join": package(PACKAGE_FUNCTIONS["join"], __package__="join"),
     "strings": package(PACKAGE_FUNCTIONS["strings"], __package__="strings"),
 }
 
