@@ -55,7 +55,8 @@ def token(request: HttpRequest, device_id: str):
 @require_safe
 @login_required
 def index(request: HttpRequest):
-    """The fleet overview: what the fleet is doing now (two queries whatever its size)."""
+    """The fleet overview: what the fleet is doing now (two queries and rows bounded by the
+    devices shown, whatever its size)."""
     overview = influx.fleet_overview(online_minutes=live.online_minutes())
     return render(request, "devices/overview.html", {"fleet": overview})
 
