@@ -188,33 +188,46 @@ def join_inner(call: Call) -> Stream:
         raise call.error("as must take two parameters (l, r)")
     interp = call.interp
 
+    def keys_of(table: T.Table, columns: list[str]) -> list[tuple]:
+        """The join-column values of every row (no record built): a missing column is null."""
+        cols = [table.data[i] if (i := table.index(c)) >= 0 else None for c in columns]
+        n = len(table)
+        return list(zip(*[col if col is not None else [None] * n for col in cols], strict=True))
+
+    def join_pair(ltable: T.Table, rtable: T.Table, triples: list) -> None:
+        lkeys = keys_of(ltable, [lc for lc, _ in pairs])
+        rkeys = keys_of(rtable, [rc for _, rc in pairs])
+        # Hash the smaller side; scan the other's key columns; records only for matches.
+        small, big = (lkeys, rkeys) if len(lkeys) <= len(rkeys) else (rkeys, lkeys)
+        index: dict[tuple, list[int]] = {}
+        for i, k in enumerate(small):
+            if None not in k:  # null never equals anything
+                index.setdefault(k, []).append(i)
+        matches = []
+        for j, k in enumerate(big):
+            for i in index.get(k, ()):
+                matches.append((i, j) if small is lkeys else (j, i))
+        if not matches:
+            return
+        matches.sort()
+        read_l, read_r = _record_reader(ltable), _record_reader(rtable)
+        for li, ri in matches:
+            out = interp.call_closure(as_, {lnames[0]: read_l(li), lnames[1]: read_r(ri)}, call.loc)
+            if not isinstance(out, dict):
+                raise call.error("as must return a record")
+            key = [k for k in ltable.key if k in out]
+            triples.append((key, tuple(out[k] for k in key), out))
+
     def compute() -> list[T.Table]:
         rights: dict[tuple, list[T.Table]] = {}
         for table in right.tables():
             rights.setdefault((tuple(table.key), table.key_tuple()), []).append(table)
-        triples = []
+        triples: list = []
         hint: dict[str, str] = {}
         for ltable in left.tables():
             hint.update(zip(ltable.labels, ltable.types, strict=True))
-            index: dict[tuple, list[dict]] = {}
             for rtable in rights.get((tuple(ltable.key), ltable.key_tuple()), []):
-                read = _record_reader(rtable)
-                for i in range(len(rtable)):
-                    r = read(i)
-                    values = tuple(r.get(rc) for _, rc in pairs)
-                    if None not in values:  # null never equals anything
-                        index.setdefault(values, []).append(r)
-            if not index:
-                continue
-            read = _record_reader(ltable)
-            for i in range(len(ltable)):
-                lrec = read(i)
-                for r in index.get(tuple(lrec.get(lc) for lc, _ in pairs), ()):
-                    out = interp.call_closure(as_, {lnames[0]: lrec, lnames[1]: r}, call.loc)
-                    if not isinstance(out, dict):
-                        raise call.error("as must return a record")
-                    key = [k for k in ltable.key if k in out]
-                    triples.append((key, tuple(out[k] for k in key), out))
+                join_pair(ltable, rtable, triples)
         return tables_from_records(triples, hint)
 
     return Derived(compute)
