@@ -15,6 +15,7 @@ from . import influx, live, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 from .middleware import wants_json
 from .ranges import RangeForm
+from .templatetags.iot import ago, freshness_of, utc
 
 
 def staff_required(view):
@@ -67,8 +68,38 @@ def device_list(request: HttpRequest):
     form = SearchForm(request.GET)
     search, page = form.search_and_page()
     result = influx.list_devices(search=search, page=page, per_page=pages.PER_PAGE)
-    ctx = {"page": result, "q": search, "bucket_warning": pages.shared_bucket_warning(request)}
+    ctx = {
+        "page": result,
+        "q": search,
+        "bucket_warning": pages.shared_bucket_warning(request),
+        "refresh_seconds": live.REFRESH_SECONDS,
+    }
     return render(request, "devices/list.html", ctx)
+
+
+@require_safe
+@login_required
+def device_list_live(request: HttpRequest):
+    """Last telemetry of a list page's devices (``?d=<id>`` each) as JSON, what
+    ``static/js/devicelist.js`` refreshes the page with: one query for at most a page."""
+    ids = request.GET.getlist("d")
+    if not ids or len(ids) > pages.PER_PAGE:
+        return JsonResponse({"error": f"give 1 to {pages.PER_PAGE} device ids as ?d="}, status=400)
+    seen = influx.last_telemetry(ids)
+    devices = {}
+    for device_id in ids:
+        at = seen.get(device_id)
+        label, css = freshness_of(at)
+        devices[device_id] = {
+            "last_seen": at.isoformat() if at else None,
+            "utc": utc(at) if at else "",
+            "ago": ago(at),
+            "freshness": label,
+            "class": css,
+        }
+    response = JsonResponse({"refresh": live.REFRESH_SECONDS, "devices": devices})
+    add_never_cache_headers(response)
+    return response
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -125,6 +125,13 @@ def list_devices(*, search: str = "", page: int = 1, per_page: int = 50) -> Devi
     )
 
 
+def last_telemetry(device_ids: list[str]) -> dict[str, datetime]:
+    """device id -> newest telemetry time of the given ids (a list page's devices, for its
+    live refresh): one query for the valid ids, none when there are none. Ids that break our
+    rules (other apps') have no time, as on the page itself."""
+    return last_seen(get(), list(dict.fromkeys(device_ids)))
+
+
 def registered_device_ids() -> list[str]:
     """Ids of all registered devices, sorted."""
     return sorted(registry_all(get()))
