@@ -47,6 +47,7 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(PY) -m bench.localinflux
 	$(PY) -m bench.app
+	$(PY) -m bench.fleetpages
 	$(PY) -m bench.fleet
 
 ## load: load test of the deployed app on 127.0.0.1 (50 clients, 60 s; bench/load.py)
