@@ -72,7 +72,6 @@ from .registry import (
     REGISTRY_PAGE_RESULT,
     REGISTRY_TOTAL_RESULT,
     registry_device,
-    registry_ids,
     registry_list,
     registry_page,
 )
@@ -136,7 +135,6 @@ __all__ = [
     "probe",
     "quote",
     "registry_device",
-    "registry_ids",
     "registry_list",
     "registry_page",
     "shared_device_tag",

@@ -27,35 +27,19 @@ def registry_list(bucket: str) -> str:
     )
 
 
-def registry_ids(bucket: str) -> str:
-    """Ids of the registered, not removed devices: one row of one column per device.
-
-    What a list page needs of *every* device is only its id (for search, sorting and the
-    total). So only the ``key`` field is read (never the token), removed devices (``key=""``)
-    are dropped by InfluxDB, and one table with just ``deviceId`` comes back: at 10,000
-    devices about a sixth of the bytes and half the rows of ``registry_list``. ``last()`` here
-    is pushed down to storage by InfluxDB (one point per series); the filter and ``keep`` then
-    see one row per device.
-    """
-    return (
-        f"from(bucket: {quote(bucket)})\n"
-        "  |> range(start: 0)\n"
-        f"  |> filter(fn: (r) => r._measurement == {quote(REGISTRY_MEASUREMENT)}"
-        ' and r._field == "key")\n'
-        "  |> last()\n"
-        '  |> filter(fn: (r) => r._value != "")\n'
-        '  |> keep(columns: ["deviceId"])\n'
-        "  |> group()"
-    )
-
-
 # Result names of ``registry_page``.
 REGISTRY_TOTAL_RESULT = "total"
 REGISTRY_PAGE_RESULT = "page"
 
 
 def _live_ids(bucket: str) -> str:
-    """One table of the registered, not removed ids (as ``registry_ids``), unfiltered."""
+    """One table of the registered, not removed ids: one row of one column (``deviceId``) each.
+
+    Only the ``key`` field is read (never the token); removed devices (``key=""``) are dropped
+    by InfluxDB. ``last()`` here is pushed down to storage (one point per series); the filter and
+    ``keep`` then see one row per device. Shared by the list (``registry_page``) and the fleet
+    overview, which count and slice it in InfluxDB.
+    """
     return (
         f"from(bucket: {quote(bucket)})\n"
         "  |> range(start: 0)\n"
