@@ -6,6 +6,7 @@ app_name = "devices"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("overview/data", views.overview_data, name="overview-data"),
     path("devices/", views.device_list, name="list"),
     path("devices/register/", views.register, name="register"),
     # No trailing slash: never the page of a device called "last-telemetry".

@@ -128,7 +128,11 @@ def _details(conn, device_ids: list[str]) -> dict[str, FleetDevice]:
     return out
 
 
-def fleet_overview(*, online_minutes: int = 5, limit: int = 10) -> FleetOverview:
+def fleet_overview(
+    *, online_minutes: int = 5, limit: int = 10, details: bool = True
+) -> FleetOverview:
+    """The overview; ``details=False`` (the live refresh of its numbers) skips the second
+    query, so the active devices come without readings, points or sparkline."""
     conn = get()
     at = now()
     online_since = at - timedelta(minutes=online_minutes)
@@ -157,7 +161,7 @@ def fleet_overview(*, online_minutes: int = 5, limit: int = 10) -> FleetOverview
         ]
 
     active = shown(queries.FLEET_ACTIVE_RESULT)
-    details = _details(conn, [d for d, _ in active])
+    info_of = _details(conn, [d for d, _ in active]) if details else {}
     return FleetOverview(
         registered=registered,
         online=online,
@@ -169,7 +173,7 @@ def fleet_overview(*, online_minutes: int = 5, limit: int = 10) -> FleetOverview
             FleetDevice(
                 device_id=d,
                 last_seen=t,
-                readings=(info := details.get(d, FleetDevice(d, None))).readings,
+                readings=(info := info_of.get(d, FleetDevice(d, None))).readings,
                 points_last_hour=info.points_last_hour,
                 spark=info.spark,
                 spark_field=info.spark_field,

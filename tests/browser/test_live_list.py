@@ -1,5 +1,6 @@
-"""The device list in Chromium: a device's "last telemetry" and freshness label update without
-a reload, the list says when its times are stale and recovers, under the site's CSP."""
+"""The live list and overview in Chromium: a device's "last telemetry" and freshness label and
+the overview's numbers update without a reload, the list says when its times are stale and
+recovers, under the site's CSP."""
 
 from __future__ import annotations
 
@@ -52,5 +53,32 @@ def test_last_telemetry_updates_without_reload_and_goes_stale_on_errors(
     expect(status).to_have_attribute("data-state", "stale")
     local_influx.local.faults.clear()
     expect(status).to_contain_text("Live: last telemetry updated", timeout=30_000)
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.evaluate("window.__cspViolations") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_overview_numbers_update_without_reload(
+    live_server,
+    influx,
+    staff_user,
+    page,  # noqa: F811
+    monkeypatch,
+):
+    from devices import views
+
+    monkeypatch.setattr(views, "OVERVIEW_REFRESH_SECONDS", 2)
+    svc.register_device("tile-1")
+    page.goto(f"{live_server.url}/accounts/login/?next=/")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    online = page.locator('[data-stat="online"]')
+    expect(online).to_have_text("0")
+    page.evaluate("window.__notReloaded = true")
+    write(influx, [f"environment,device=tile-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"])
+    expect(online).to_have_text("1", timeout=20_000)
+    expect(page.locator('[data-stat="never"]')).to_have_text("0")
+    expect(page.locator(".live-status")).to_contain_text("Live: numbers as of")
     assert page.evaluate("window.__notReloaded") is True
     assert page.evaluate("window.__cspViolations") == []

@@ -97,3 +97,32 @@ def test_only_registered_devices_count_whichever_tag_names_them(staff_client, in
     # Same newest time: ties go by id, descending (as newest-first by (time, id)).
     assert [d.device_id for d in fleet.active] == ["v2-1", "both-1"]
     assert fleet.points_last_hour == 2
+
+
+@pytest.mark.localonly
+def test_the_live_numbers_cost_one_query_and_a_few_rows_at_any_size(
+    staff_client, local_influx, settings
+):
+    settings.FLEET_ONLINE_MINUTES = 5
+    stats = local_influx.local.stats
+
+    def numbers():
+        stats.wait_idle()
+        stats.reset()
+        response = staff_client.get("/overview/data")
+        stats.wait_idle()
+        assert response.status_code == 200
+        assert "no-cache" in response["Cache-Control"]
+        return stats.queries, stats.rows_returned, response.json()["stats"]
+
+    register(local_influx, ["a-1", "a-2"])
+    write(local_influx, local_influx.bucket, [point("a-1", 1, Temperature=1)])
+    small = numbers()
+    ids = [f"dev-{i:04d}" for i in range(1000)]
+    register(local_influx, ids)
+    write(local_influx, local_influx.bucket, [point(d, 30, Temperature=1) for d in ids[:600]])
+    large = numbers()
+    assert small[2] == {"registered": 2, "online": 1, "silent": 0, "never": 1, "points": 1}
+    assert large[2] == {"registered": 1002, "online": 1, "silent": 600, "never": 401, "points": 601}
+    assert small[0] == large[0] == 1
+    assert large[1] <= 4 + 10 + 10  # the counts and at most 10 active and 10 silent devices
