@@ -17,6 +17,9 @@ from .middleware import wants_json
 from .ranges import RangeForm
 from .templatetags.iot import ago, freshness_of, utc
 
+# The overview's numbers refresh less often than a dashboard: each refresh counts the fleet.
+OVERVIEW_REFRESH_SECONDS = 15
+
 
 def staff_required(view):
     """Changes to devices are for staff; others get the 403 page (anonymous: the login page)."""
@@ -61,10 +64,6 @@ def index(request: HttpRequest):
     overview = influx.fleet_overview(online_minutes=live.online_minutes())
     ctx = {"fleet": overview, "refresh_seconds": OVERVIEW_REFRESH_SECONDS}
     return render(request, "devices/overview.html", ctx)
-
-
-# The overview's numbers refresh less often than a dashboard: each refresh counts the fleet.
-OVERVIEW_REFRESH_SECONDS = 15
 
 
 @require_safe
