@@ -47,6 +47,7 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(PY) -m bench.localinflux
 	$(PY) -m bench.app
+	$(PY) -m bench.fleetpages
 	$(PY) -m bench.fleet
 	$(PY) -m bench.alerts
 

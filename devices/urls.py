@@ -6,8 +6,11 @@ app_name = "devices"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("overview/data", views.overview_data, name="overview-data"),
     path("devices/", views.device_list, name="list"),
     path("devices/register/", views.register, name="register"),
+    # No trailing slash: never the page of a device called "last-telemetry".
+    path("devices/last-telemetry", views.device_list_live, name="live-list"),
     # Ids are checked by the service; a bad one becomes a 404 through the middleware.
     path("devices/<str:device_id>/", views.detail, name="detail"),
     path("devices/<str:device_id>/dashboard/", views.dashboard, name="dashboard"),

@@ -17,6 +17,10 @@ from . import influx, live, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 from .middleware import wants_json
 from .ranges import RangeForm
+from .templatetags.iot import ago, freshness_of, utc
+
+# The overview's numbers refresh less often than a dashboard: each refresh counts the fleet.
+OVERVIEW_REFRESH_SECONDS = 15
 
 
 def staff_required(view):
@@ -57,10 +61,38 @@ def token(request: HttpRequest, device_id: str):
 @require_safe
 @login_required
 def index(request: HttpRequest):
-    """The fleet overview: what the fleet is doing now (two queries whatever its size)."""
+    """The fleet overview: what the fleet is doing now (two queries and rows bounded by the
+    devices shown, whatever its size)."""
     overview = influx.fleet_overview(online_minutes=live.online_minutes())
-    ctx = {"fleet": overview, "page_alerts": page_alerts()}
+    ctx = {
+        "fleet": overview,
+        "refresh_seconds": OVERVIEW_REFRESH_SECONDS,
+        "page_alerts": page_alerts(),
+    }
     return render(request, "devices/overview.html", ctx)
+
+
+@require_safe
+@login_required
+def overview_data(request: HttpRequest):
+    """The overview's numbers as JSON, what ``static/js/overview.js`` refreshes the tiles with
+    (one query, a few rows, whatever the fleet size)."""
+    fleet = influx.fleet_overview(online_minutes=live.online_minutes(), details=False)
+    response = JsonResponse(
+        {
+            "refresh": OVERVIEW_REFRESH_SECONDS,
+            "generated": utc(fleet.generated),
+            "stats": {
+                "registered": fleet.registered,
+                "online": fleet.online,
+                "silent": fleet.silent,
+                "never": fleet.never_seen,
+                "points": fleet.points_last_hour,
+            },
+        }
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 @require_safe
@@ -69,9 +101,39 @@ def device_list(request: HttpRequest):
     form = SearchForm(request.GET)
     search, page = form.search_and_page()
     result = influx.list_devices(search=search, page=page, per_page=pages.PER_PAGE)
-    ctx = {"page": result, "q": search, "bucket_warning": pages.shared_bucket_warning(request)}
-    ctx["page_alerts"] = page_alerts([d.device_id for d in result.devices])
+    ctx = {
+        "page": result,
+        "q": search,
+        "bucket_warning": pages.shared_bucket_warning(request),
+        "refresh_seconds": live.REFRESH_SECONDS,
+        "page_alerts": page_alerts([d.device_id for d in result.devices]),
+    }
     return render(request, "devices/list.html", ctx)
+
+
+@require_safe
+@login_required
+def device_list_live(request: HttpRequest):
+    """Last telemetry of a list page's devices (``?d=<id>`` each) as JSON, what
+    ``static/js/devicelist.js`` refreshes the page with: one query for at most a page."""
+    ids = request.GET.getlist("d")
+    if not ids or len(ids) > pages.PER_PAGE:
+        return JsonResponse({"error": f"give 1 to {pages.PER_PAGE} device ids as ?d="}, status=400)
+    seen = influx.last_telemetry(ids)
+    devices = {}
+    for device_id in ids:
+        at = seen.get(device_id)
+        label, css = freshness_of(at)
+        devices[device_id] = {
+            "last_seen": at.isoformat() if at else None,
+            "utc": utc(at) if at else "",
+            "ago": ago(at),
+            "freshness": label,
+            "class": css,
+        }
+    response = JsonResponse({"refresh": live.REFRESH_SECONDS, "devices": devices})
+    add_never_cache_headers(response)
+    return response
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

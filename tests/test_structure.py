@@ -114,7 +114,7 @@ PUBLIC_SERVICE_NAMES = [
     "MEASUREMENT_INTERVAL_S", "CONFIG_REFRESH_S", "mask_token",
     # reads: the registry, telemetry
     "list_devices", "get_device", "device_view", "device_credentials", "registered_device_ids",
-    "latest_readings", "field_stats", "telemetry_series",
+    "latest_readings", "field_stats", "telemetry_series", "last_telemetry",
     # changes: the registry
     "register_device", "rotate_token", "remove_device", "orphan_authorizations",
     "revoke_orphan_authorizations",

@@ -35,6 +35,7 @@ from .devices import (
     device_credentials,
     device_view,
     get_device,
+    last_telemetry,
     list_devices,
     registered_device_ids,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "get_device",
     "health",
     "is_onboarded",
+    "last_telemetry",
     "latest_readings",
     "list_devices",
     "mask_token",
