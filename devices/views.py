@@ -102,7 +102,7 @@ def detail(request: HttpRequest, device_id: str):
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
     form = RangeForm(request.GET)
-    board = influx.dashboard(device_id, form.window())
+    board = live.shared_render(device_id, form.window()).board
     ctx = {"board": board, "device": board.device, "form": form, **live.page_context(board)}
     return render(request, "devices/dashboard.html", ctx)
 
@@ -112,8 +112,8 @@ def dashboard(request: HttpRequest, device_id: str):
 def dashboard_data(request: HttpRequest, device_id: str):
     """The dashboard's data as JSON, what ``static/js/charts.js`` refreshes live ranges from."""
     form = RangeForm(request.GET)
-    board = influx.dashboard(device_id, form.window())
-    response = JsonResponse(live.board_json(board))
+    shared = live.shared_render(device_id, form.window())
+    response = HttpResponse(shared.json, content_type="application/json")
     add_never_cache_headers(response)
     return response
 

@@ -230,55 +230,61 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
     """Per field: window means (sum of sums / sum of counts over every part) and the range's
     min/max/mean/count, from ``queries.dashboard_rollup``'s rows."""
     every_s = WINDOW_SECONDS[every]
-    windows: dict[str, dict[int, list[float]]] = {}
-    stats: dict[str, dict] = {}
+    windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
+    stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
+    columns = [(name, windows[name], f"{name}_sum", f"{name}_count") for name in shown]
     for row in owned(rows, device_id):
-        result, name = row.get("result") or "", row.get("_field")
-        if name is None:
+        result, name, at = row.get("result") or "", row.get("_field"), row.get("_time")
+        if result == rq.DASH_ROLLUP_WINDOWS:
+            if at is None:
+                continue
+            end = _window_end(at, every_s)
+            for _, slots, sum_col, count_col in columns:  # pivoted: <field>_sum, _count
+                total, count = row.get(sum_col), row.get(count_col)
+                if is_number(total) and is_number(count):
+                    slot = slots.setdefault(end, [0.0, 0])
+                    slot[0] += total
+                    slot[1] += int(count)
             continue
-        entry = stats.setdefault(name, {"min": None, "max": None})
-        if result == rq.DASH_ROLLUP_WINDOWS or result.endswith(("_sum", "_count")):
-            if row.get("_time") is None:
-                continue
-            slot = windows.setdefault(name, {}).setdefault(
-                _window_end(row["_time"], every_s), [0.0, 0]
-            )
-            if result == rq.DASH_ROLLUP_WINDOWS:
-                total, count = row.get("sum"), row.get("count")
-            elif result.endswith("_sum"):
-                total, count = row.get("_value"), 0
+        if name not in stats:
+            continue
+        value = row.get("_value")
+        if not is_number(value):
+            continue
+        if result.endswith(("_sum", "_count")) and at is not None:
+            slot = windows[name].setdefault(_window_end(at, every_s), [0.0, 0])
+            if result.endswith("_sum"):
+                slot[0] += value
             else:
-                total, count = 0.0, row.get("_value")
-            if is_number(total) and is_number(count):
-                slot[0] += float(total)
-                slot[1] += int(count)
-        elif result.endswith("_min") or result.endswith("_max"):
-            value = row.get("_value")
-            if not is_number(value):
-                continue
+                slot[1] += int(value)
+        elif result.endswith(("_min", "_max")):
             key, pick = ("min", min) if result.endswith("_min") else ("max", max)
+            entry = stats[name]
             entry[key] = float(value) if entry[key] is None else pick(entry[key], float(value))
     stop_s = plan.stop.timestamp()
+    times: dict[int, datetime] = {}  # one datetime per window, shared by the fields
     charts = []
     for name in shown:
-        slots = sorted(windows.get(name, {}).items())
-        points = [
-            SeriesPoint(
-                time=datetime.fromtimestamp(min(end, stop_s), UTC),
-                value=total / count if math.isfinite(total) else None,
-            )
-            for end, (total, count) in slots
-            if count
-        ]
-        total = sum(t for _, (t, c) in slots if c)
-        count = sum(c for _, (_, c) in slots)
-        s = stats.get(name, {})
+        slots = sorted(windows[name].items())
+        points = []
+        total = 0.0
+        count = 0
+        for end, (t, c) in slots:
+            if not c:
+                continue
+            at = times.get(end)
+            if at is None:
+                at = times[end] = datetime.fromtimestamp(min(end, stop_s), UTC)
+            points.append(SeriesPoint(time=at, value=t / c if math.isfinite(t) else None))
+            total += t
+            count += c
+        s = stats[name]
         charts.append(
             Chart(
                 field=name,
                 points=points,
-                min=s.get("min"),
-                max=s.get("max"),
+                min=s["min"],
+                max=s["max"],
                 mean=total / count if count and math.isfinite(total) else None,
                 count=count,
             )

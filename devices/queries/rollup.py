@@ -128,9 +128,9 @@ def dashboard_rollup(
 
     Raw parts: ``<part>_sum`` and ``<part>_count`` per window, ``<part>_min``/``_max`` per
     field and owner. Rollup part: ``rollup_windows`` (per window the sum of the hourly sums
-    and of the counts, pivoted into columns ``sum`` and ``count``: one row per window),
-    ``rollup_min``/``rollup_max``. Windows are Flux's (aligned to the epoch); the caller
-    adds up what each part gave a window.
+    and of the counts, pivoted into columns ``<field>_sum`` and ``<field>_count``: one row
+    per window for all fields), ``rollup_min``/``rollup_max``. Windows are Flux's (aligned
+    to the epoch); the caller adds up what each part gave a window.
     """
     ids = _device_ids([device_id])
     if not fields:
@@ -173,7 +173,8 @@ def dashboard_rollup(
         f'  |> filter(fn: (r) => {stat} == "sum" or {stat} == "count")\n'
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)\n"
         f"  |> keep(columns: {_columns('_time', '_value', '_field', STAT_TAG, *DEVICE_TAGS)})\n"
-        f'  |> pivot(rowKey: ["_time"], columnKey: [{quote(STAT_TAG)}], valueColumn: "_value")\n'
+        f'  |> pivot(rowKey: ["_time"], columnKey: ["_field", {quote(STAT_TAG)}],'
+        ' valueColumn: "_value")\n'
         f"  |> yield(name: {quote(DASH_ROLLUP_WINDOWS)})\n"
     )
     for fn, result in (("min", DASH_ROLLUP_MIN), ("max", DASH_ROLLUP_MAX)):

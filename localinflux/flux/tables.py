@@ -314,6 +314,11 @@ def pivot_tables(
                 raise FluxError("pivot: missing row or column key column")
             ki = [(label, table.index(label)) for label, _ in kept]
             vtype = table.types[vi]
+            if len(table) and all(label in table.keyvals for label in column_key):
+                # The new column's name is a group-key value: the same for every row of the
+                # table, so it is made once (the common case: pivoting on _field or a tag).
+                _pivot_constant(table, vi, ri, ci, ki, vtype, new_cols, rows)
+                continue
             for row in table.rows():
                 name = "_".join(str(row[i]) for i in ci)
                 if name not in new_cols:
@@ -330,6 +335,24 @@ def pivot_tables(
         data = [[cells.get(label) for cells in rows.values()] for label in labels]
         out.append(Table(labels, types, list(key), dict(zip(key, values, strict=True)), data))
     return out
+
+
+def _pivot_constant(table, vi, ri, ci, ki, vtype, new_cols, rows) -> None:
+    """``pivot_tables``' inner loop for a table whose column-key cells are all the same."""
+    name = "_".join(str(table.data[i][0]) for i in ci)
+    if name not in new_cols:
+        new_cols[name] = vtype
+    elif new_cols[name] != vtype:
+        raise FluxError(f'pivot: column "{name}" has conflicting types')
+    values = table.data[vi]
+    row_cols = [table.data[i] for i in ri]
+    kept_cols = [(label, table.data[i]) for label, i in ki]
+    keys = zip(*row_cols, strict=True) if len(row_cols) != 1 else ((v,) for v in row_cols[0])
+    for j, rk in enumerate(keys):
+        cells = rows.get(rk)
+        if cells is None:
+            cells = rows[rk] = {label: col[j] for label, col in kept_cols}
+        cells[name] = values[j]
 
 
 # -- windowed aggregation ------------------------------------------------------------------------

@@ -154,6 +154,25 @@ def test_pivot_on_time_leaves_missing_cells_null(db):
     assert len(rows) == 10
 
 
+def test_pivot_on_two_key_columns_after_window_sums_makes_one_row_per_window(db):
+    # What the dashboard's rollup read sends: per window, one column per field and stat.
+    q = (
+        'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:10:00Z)'
+        ' |> filter(fn: (r) => r._measurement == "environment" and r._field == "temperature")'
+        " |> aggregateWindow(every: 5m, fn: sum, createEmpty: false)"
+        ' |> keep(columns: ["_time", "_value", "_field", "device"])'
+        ' |> pivot(rowKey: ["_time"], columnKey: ["_field", "device"], valueColumn: "_value")'
+    )
+    result = db.tables(q)
+    assert len(result) == 1
+    assert not [c.label for c in result[0].columns if c.group]
+    rows = [
+        (r.get_time(), r["temperature_dev-1"], r["temperature_dev-2"]) for r in result[0].records
+    ]
+    # dev-1: 20+21+22+23+24 and 25+...+29; dev-2: three points of 10.5 in the first window.
+    assert rows == [(at(5), 110.0, 31.5), (at(10), 135.0, None)]
+
+
 def test_aggregate_window_mean_uses_window_stops_and_range_bounds(db):
     q = (
         'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:08:30Z)'
