@@ -30,7 +30,7 @@ from .client import Conn, get
 from .devices import device_view
 from .errors import InfluxError
 from .lowlevel import check_id, decode_registry, now, query, require_registered, telemetry_query
-from .telemetry import owned, readings_from, series_from
+from .telemetry import owned, owner, readings_from, series_from
 from .types import RANGES, Device, DeviceView, Reading, SeriesPoint, mask_token
 
 # At most this many windows per series: the window grows with the range.
@@ -233,18 +233,25 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
     windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
     stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
     columns = [(name, windows[name], f"{name}_sum", f"{name}_count") for name in shown]
-    for row in owned(rows, device_id):
+    for row in rows:
         result, name, at = row.get("result") or "", row.get("_field"), row.get("_time")
+        if result != rq.DASH_ROLLUP_WINDOWS and owner(row) != device_id:
+            continue  # raw rows of another owner (``device`` naming a board type)
         if result == rq.DASH_ROLLUP_WINDOWS:
             if at is None:
                 continue
             end = _window_end(at, every_s)
             for _, slots, sum_col, count_col in columns:  # pivoted: <field>_sum, _count
+                # Float columns (the rollup writes floats only): a number or None.
                 total, count = row.get(sum_col), row.get(count_col)
-                if is_number(total) and is_number(count):
-                    slot = slots.setdefault(end, [0.0, 0])
+                if total is None or count is None:
+                    continue
+                slot = slots.get(end)
+                if slot is None:
+                    slots[end] = [total, count]
+                else:
                     slot[0] += total
-                    slot[1] += int(count)
+                    slot[1] += count
             continue
         if name not in stats:
             continue
@@ -256,7 +263,7 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
             if result.endswith("_sum"):
                 slot[0] += value
             else:
-                slot[1] += int(value)
+                slot[1] += value
         elif result.endswith(("_min", "_max")):
             key, pick = ("min", min) if result.endswith("_min") else ("max", max)
             entry = stats[name]
@@ -270,6 +277,7 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
         total = 0.0
         count = 0
         for end, (t, c) in slots:
+            c = int(c)
             if not c:
                 continue
             at = times.get(end)

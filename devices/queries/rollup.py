@@ -172,7 +172,8 @@ def dashboard_rollup(
         + "\nrolled\n"
         f'  |> filter(fn: (r) => {stat} == "sum" or {stat} == "count")\n'
         f"  |> aggregateWindow(every: {every}, fn: sum, createEmpty: false)\n"
-        f"  |> keep(columns: {_columns('_time', '_value', '_field', STAT_TAG, *DEVICE_TAGS)})\n"
+        # Every rollup point read here is the device's (both tags name the owner): no tags.
+        f"  |> keep(columns: {_columns('_time', '_value', '_field', STAT_TAG)})\n"
         f'  |> pivot(rowKey: ["_time"], columnKey: ["_field", {quote(STAT_TAG)}],'
         ' valueColumn: "_value")\n'
         f"  |> yield(name: {quote(DASH_ROLLUP_WINDOWS)})\n"
