@@ -173,6 +173,20 @@ def test_pivot_on_two_key_columns_after_window_sums_makes_one_row_per_window(db)
     assert rows == [(at(5), 110.0, 31.5), (at(10), 135.0, None)]
 
 
+def test_aggregate_window_sum_and_count_with_time_src_start_clip_to_the_range(db):
+    # What the rollup sends (hours at their start); the first window starts at the range start.
+    base = (
+        'from(bucket: "iot") |> range(start: 2024-01-01T00:01:30Z, stop: 2024-01-01T00:08:30Z)'
+        ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "temperature")'
+    )
+    for fn, expected in (("sum", [22.0, 72.0, 81.0]), ("count", [1, 3, 3])):
+        q = f' |> aggregateWindow(every: 3m, fn: {fn}, createEmpty: false, timeSrc: "_start")'
+        result = db.tables(base + q)
+        assert [[r.get_time(), r.get_value()] for r in result[0].records] == [
+            [t, v] for t, v in zip((at(1, 30), at(3), at(6)), expected, strict=True)
+        ]
+
+
 def test_aggregate_window_mean_uses_window_stops_and_range_bounds(db):
     q = (
         'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:08:30Z)'
