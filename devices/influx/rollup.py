@@ -31,6 +31,7 @@ HOUR = timedelta(hours=1)
 CHUNK_HOURS = 24  # hours per rollup query
 DEVICE_CHUNK = 500  # device ids per query of a backfill refresh
 WRITE_LINES = 5_000
+MAX_ROWS = 100_000  # rows per rollup query, about (series x hours x 4 stats)
 
 
 def _setting(name: str, default: int, low: int = 0) -> int:
@@ -179,16 +180,20 @@ def compute(
     while at < stop:
         end = min(stop, at + CHUNK_HOURS * HOUR)
         what = f"roll up {at:%Y-%m-%d %H:00}..{end:%Y-%m-%d %H:00}"
-        fields = _numeric_fields(
-            telemetry_query(conn, rq.rollup_field_types(conn.bucket, at, end, device_ids), what)
-        )
-        if fields:
+        types = telemetry_query(conn, rq.rollup_field_types(conn.bucket, at, end, device_ids), what)
+        fields = _numeric_fields(types)
+        # Bounded answers: a large fleet (many series) is read a few hours per query.
+        step = max(1, min(CHUNK_HOURS, MAX_ROWS // (len(rq.ROLLUP_STATS) * max(1, len(types)))))
+        part = at
+        while fields and part < end:
+            part_end = min(end, part + step * HOUR)
             rows = telemetry_query(
-                conn, rq.rollup_source(conn.bucket, at, end, fields, device_ids), what
+                conn, rq.rollup_source(conn.bucket, part, part_end, fields, device_ids), what
             )
             lines = _lines(_merge(rows))
-            _write_lines(conn, lines, f"write the rollup {at:%Y-%m-%d %H:00}..")
+            _write_lines(conn, lines, f"write the rollup {part:%Y-%m-%d %H:00}..")
             written += len(lines)
+            part = part_end
         at = end
     return written
 

@@ -205,3 +205,16 @@ def test_one_hour_and_thirty_days_cost_the_same_queries_and_bounded_rows(local_i
     # count in at most 2 windows each, min and max of each of the 3 parts); at most 10 for the
     # registry, the latest values and the rollup's coverage. 43,200 points a field either way.
     assert month_rows <= 361 + 14 * 2 + 10, month_rows
+
+
+@pytest.mark.localonly
+def test_many_series_are_rolled_up_a_few_hours_per_query(history, monkeypatch):
+    """A fleet's rollup answers stay bounded: the hours of a chunk are split across queries,
+    and the result is the same."""
+    env, at = history
+    monkeypatch.setattr(rollup, "MAX_ROWS", 40)  # 4 series (2 devices x 2 fields): 2 h a query
+    _, count, _ = counted(env, lambda: svc.rollup_since(at - 30 * HOUR, at))
+    # 30 hours: chunks of 24 and 6 hours, each its field types, then a query per 2 hours.
+    assert count == 1 + 2 + 12 + 3 + 1  # coverage, types x2, sources, coverage again
+    window = TimeWindow(at - 29 * HOUR, at, "2h")
+    assert_same_board(svc.dashboard("r1", window), svc.dashboard("r1", window, use_rollup=False))
