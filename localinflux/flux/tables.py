@@ -531,17 +531,20 @@ def _window_runs(
     pairs = zip(numbers, islice(numbers, 1, None), strict=False)
     cuts = [j for j, (a, b) in enumerate(pairs, 1) if a != b]
     bounds = [0, *cuts, len(times)]
-    out_times: list[int] = []
-    out_values: list = []
-    for lo, hi in pairwise(bounds):
-        ws = numbers[lo] * every + offset
-        out_times.append(max(ws, start) if src_is_start else min(ws + every, stop))
-        if fn == "count":
-            out_values.append(hi - lo)
-        elif fn == "sum":
-            out_values.append(sum(values[lo:hi]))
-        else:
-            out_values.append(sum(values[lo:hi]) / (hi - lo))
+    shift = offset if src_is_start else offset + every
+    out_times = [numbers[lo] * every + shift for lo in bounds[:-1]]
+    # Windows ascend: only the first can begin before the range, only the last end after it.
+    if src_is_start:
+        out_times[0] = max(out_times[0], start)
+    else:
+        out_times[-1] = min(out_times[-1], stop)
+    runs = pairwise(bounds)
+    if fn == "count":
+        out_values: list = [hi - lo for lo, hi in runs]
+    elif fn == "sum":
+        out_values = [sum(values[lo:hi]) for lo, hi in runs]
+    else:
+        out_values = [sum(values[lo:hi]) / (hi - lo) for lo, hi in runs]
     return out_times, out_values
 
 
