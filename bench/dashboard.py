@@ -8,6 +8,12 @@ hourly rollup pass (``manage.py rollup``). Then measures side by side, for range
 shared render cache cleared before each call, so every call does its work): median time, and
 per call the InfluxDB queries, rows returned and the time the server spent answering them
 (from its request log). Prints the 30d/1h ratios (goal: 30d <= 2x 1h). Bounded (< 2 min).
+
+Where the time went before the rollup (the same benchmark on the earlier revision): 30d took
+14-36x the 1h time, 70-75% of it in the InfluxDB query (every one of the 302,400 raw points read,
+walked by five aggregates), most of the rest in the client parsing 2,565 CSV rows. With the
+rollup: 442 rows; what remains is the local server's work on ~20,000 rollup points and, for the
+page, rendering 30d's larger data tables.
 """
 
 from __future__ import annotations
