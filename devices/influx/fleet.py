@@ -310,7 +310,8 @@ class Fleet:
                 while thread.is_alive():
                     thread.join(timeout=0.2)
                     progress()
-        self._refresh_rollup()
+        if not (self.stopping or self.abort_reason):  # stopped: no more requests
+            self._refresh_rollup()
 
     def _refresh_rollup(self) -> None:
         """A backfill into hours the rollup already covers: recompute those hours of these
