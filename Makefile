@@ -50,6 +50,7 @@ bench: $(VENV)/.dev
 	$(PY) -m bench.fleetpages
 	$(PY) -m bench.fleet
 	$(PY) -m bench.alerts
+	$(PY) -m bench.dashboard
 
 ## load: load test of the deployed app on 127.0.0.1 (50 clients, 60 s; bench/load.py)
 load: $(VENV)/.dev

@@ -3,11 +3,21 @@
 ``board_json`` is the dashboard's data as JSON (the data block of the page and the refresh
 endpoint): times in epoch seconds, values as numbers or ``null`` (a missing window, or a
 value JSON cannot carry: NaN, ±inf).
+
+``shared_render``: a preset range of one device is read and shaped at most once
+per ``SHARED_SECONDS`` per process (Django's cache, one lock per key so that viewers arriving
+together wait for one read instead of each making it); with a shared cache backend, once for
+all workers. The data holds nothing of the viewer (no user, no CSRF token): pages add those.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from dataclasses import dataclass
+
 from django.conf import settings
+from django.core.cache import cache
 from django.urls import reverse
 
 from . import influx
@@ -17,6 +27,9 @@ from .templatetags.iot import freshness_of, number, unit
 # How often live pages ask for new data, and when a device counts as online.
 REFRESH_SECONDS = 5
 POSITION_FIELDS = ("Lat", "Lon")
+# How long a live dashboard's data is shared by its viewers: one refresh interval.
+SHARED_SECONDS = REFRESH_SECONDS
+_LOCKS = [threading.Lock() for _ in range(64)]
 
 
 def online_minutes() -> int:
@@ -93,3 +106,39 @@ def page_context(board, thresholds: dict[str, list[float]] | None = None) -> dic
         "data_url": data_url,
         "refresh_seconds": REFRESH_SECONDS,
     }
+
+
+@dataclass(frozen=True)
+class SharedRender:
+    board: object  # influx.Dashboard
+    data: dict  # board_json(board), without the viewer's or the alert rules' additions
+
+
+def _shared_key(device_id: str, range_key: str) -> str:
+    where = (settings.INFLUX_URL, settings.INFLUX_ORG, settings.INFLUX_BUCKET)
+    digest = hashlib.sha256(repr((*where, device_id, range_key)).encode()).hexdigest()
+    return f"iotcenter:dashboard:{digest}"
+
+
+def _render(board) -> SharedRender:
+    return SharedRender(board, board_json(board))
+
+
+def shared_render(device_id: str, window) -> SharedRender:
+    """The dashboard and its JSON; a preset range's is shared by every viewer for
+    ``SHARED_SECONDS`` (see the module's docstring). Custom ranges and boards whose charts
+    failed are not shared. Raises what ``influx.dashboard`` raises."""
+    if not window.live or SHARED_SECONDS <= 0:
+        return _render(influx.dashboard(device_id, window))
+    key = _shared_key(device_id, window.range_key)
+    found = cache.get(key)
+    if found is not None:
+        return found
+    with _LOCKS[int(key[-8:], 16) % len(_LOCKS)]:
+        found = cache.get(key)  # computed meanwhile by the viewer holding the lock
+        if found is not None:
+            return found
+        shared = _render(influx.dashboard(device_id, window))
+        if not shared.board.error:
+            cache.set(key, shared, SHARED_SECONDS)
+        return shared

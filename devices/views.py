@@ -169,7 +169,7 @@ def detail(request: HttpRequest, device_id: str):
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
     form = RangeForm(request.GET)
-    board = influx.dashboard(device_id, form.window())
+    board = live.shared_render(device_id, form.window()).board
     alerts = page_alerts([board.device.device_id], thresholds_for=board.device.device_id)
     ctx = {"board": board, "device": board.device, "form": form, "page_alerts": alerts}
     ctx.update(live.page_context(board, thresholds=alerts.threshold_values()))
@@ -181,9 +181,11 @@ def dashboard(request: HttpRequest, device_id: str):
 def dashboard_data(request: HttpRequest, device_id: str):
     """The dashboard's data as JSON, what ``static/js/charts.js`` refreshes live ranges from."""
     form = RangeForm(request.GET)
-    board = influx.dashboard(device_id, form.window())
-    lines = page_alerts([], thresholds_for=board.device.device_id).threshold_values()
-    response = JsonResponse(live.board_json(board, thresholds=lines))
+    shared = live.shared_render(device_id, form.window())
+    # The alert rules' threshold lines are the device's (not the viewer's): one database query
+    # per refresh, added to the shared data.
+    lines = page_alerts([], thresholds_for=shared.board.device.device_id).threshold_values()
+    response = JsonResponse({**shared.data, "thresholds": lines})
     add_never_cache_headers(response)
     return response
 

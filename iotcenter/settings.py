@@ -261,3 +261,10 @@ ALERTS_SEND_LEASE_S = env.float("ALERTS_SEND_LEASE_S", default=600.0)
 if DEBUG and not MAIL_CONFIGURED:
     # Development: alert e-mails are printed by the evaluator instead of sent.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --- The hourly rollup long dashboard ranges read (`manage.py rollup`, devices/influx/rollup.py)
+# Completed hours every pass recomputes: points arriving later than this are only rolled up by
+# `manage.py rollup --since`.
+ROLLUP_LOOKBACK_HOURS = env.int("ROLLUP_LOOKBACK_HOURS", default=3)
+ROLLUP_DAYS = env.int("ROLLUP_DAYS", default=31)  # how far back the rollup is kept up
+ROLLUP_MAX_HOURS = env.int("ROLLUP_MAX_HOURS", default=24 * 7)  # hours computed per pass at most

@@ -129,6 +129,8 @@ PUBLIC_SERVICE_NAMES = [
     "measurements_csv",
     # live pages: a device's dashboard over any range, the fleet overview
     "Dashboard", "TimeWindow", "dashboard", "FleetOverview", "fleet_overview",
+    # the hourly rollup that long dashboard ranges read (``manage.py rollup``)
+    "RollupPass", "rollup_pass", "rollup_since",
     # --- Alerts ---
     "WindowStats", "window_stats", "fleet_last_seen",
     # device data: the CSV download, "Write data now"

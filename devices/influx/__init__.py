@@ -58,6 +58,9 @@ from .registry import (
     revoke_orphan_authorizations,
     rotate_token,
 )
+from .rollup import PassResult as RollupPass  # the hourly rollup (long dashboard ranges)
+from .rollup import recompute_since as rollup_since
+from .rollup import run_pass as rollup_pass
 from .setup import (
     ORPHANS_CHECK,
     SHARED_BUCKET_WARNING,
@@ -124,6 +127,7 @@ __all__ = [
     "InvalidDeviceId",
     "OrphanAuthorization",
     "Reading",
+    "RollupPass",
     "SeriesPoint",
     "TimeWindow",
     "WindowStats",
@@ -155,6 +159,8 @@ __all__ = [
     "remove_device",
     "reset_client",
     "revoke_orphan_authorizations",
+    "rollup_pass",
+    "rollup_since",
     "rotate_token",
     "start_page_deadline",
     "telemetry_csv",

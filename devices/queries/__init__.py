@@ -13,7 +13,8 @@ escaped Flux string literals.
 
 
 One module per area: ``flux`` (shared literals and filters), ``registry``, ``telemetry``,
-``pages``, ``dashboards``, ``fleet``, ``api``, ``alerts``. Callers use the names re-exported here.
+``pages``, ``dashboards``, ``fleet``, ``api``, ``alerts``. Callers use the names re-exported here;
+the hourly rollup's builders are used as their module (``from devices.queries import rollup``).
 """
 
 from .alerts import (
