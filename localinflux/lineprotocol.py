@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from localinflux.lineprotocol_errors import reason
+from localinflux.lineprotocol_errors import bounded_int, reason
 from localinflux.model import BOOLEAN, FLOAT, INTEGER, STRING, UNSIGNED
 from localinflux.timefmt import MAX_NS, MIN_NS
 
@@ -47,7 +47,7 @@ def parse_value(raw: str) -> tuple[str, object]:
         raise LineError("missing field value")
     last = raw[-1]
     if last == "i" and _INT_RE.fullmatch(raw, 0, len(raw) - 1):
-        value = int(raw[:-1])
+        value = bounded_int(raw[:-1])
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise LineError(
                 f'unable to parse integer {raw[:-1]}: strconv.ParseInt: parsing "{raw[:-1]}": '
@@ -55,7 +55,7 @@ def parse_value(raw: str) -> tuple[str, object]:
             )
         return INTEGER, value
     if last == "u" and _UINT_RE.fullmatch(raw, 0, len(raw) - 1):
-        value = int(raw[:-1])
+        value = bounded_int(raw[:-1])
         if value > _UINT64_MAX:
             raise LineError(
                 f'unable to parse unsigned {raw[:-1]}: strconv.ParseUint: parsing "{raw[:-1]}": '
@@ -86,7 +86,7 @@ def _number_error(raw: str):
 def _parse_time(raw: str, mult: int) -> int:
     if not _TS_RE.fullmatch(raw):
         raise LineError("bad timestamp")
-    ts = int(raw) * mult
+    ts = bounded_int(raw) * mult
     if not MIN_TIME_NS <= ts <= MAX_TIME_NS:
         raise LineError("time outside range -9223372036854775806 - 9223372036854775806")
     return ts
@@ -246,6 +246,57 @@ def _parse_line_careful(
 
 
 # ---------------------------------------------------------------------------------------------
+# Where a line ends. InfluxDB (``scanLine`` in models/points.go) cuts the body at newlines,
+# except a newline inside a quoted string field value or right after a backslash: those belong
+# to the line. Only pieces holding a quote or a backslash can do that, and of those only pieces
+# the careful parser refuses (a well-formed line ends closed), so ``parse`` scans just those.
+
+_LINE_SIGNIFICANT = re.compile(r'[\\" =,]').finditer
+
+
+def _open_after(piece: str, state: tuple | None) -> tuple | None:
+    """The scanner's state at the end of ``piece`` if the newline after it is part of the line
+    (inside quotes, or escaped by a backslash), else None. ``state`` is the state the piece
+    starts in: None at the start of a line."""
+    quoted, fields, equals, commas = state or (False, False, 0, 0)
+    skip = -1
+    for m in _LINE_SIGNIFICANT(piece):
+        p = m.start()
+        if p <= skip:
+            continue
+        c = piece[p]
+        if c == "\\":
+            skip = p + 1  # the next character, whatever it is, is skipped
+        elif c == " ":
+            fields = True
+        elif fields:
+            # Quotes count only after the first space, and only in a field value.
+            if quoted:
+                if c == '"':
+                    quoted = False
+            elif c == "=":
+                equals += 1
+            elif c == ",":
+                commas += 1
+            elif equals > commas:
+                quoted = True
+    if quoted or skip == len(piece):
+        return quoted, fields, equals, commas
+    return None
+
+
+def _continue_line(first: str, state: tuple, pieces) -> str:
+    """``first`` joined with the following pieces up to the one that ends its line."""
+    parts = [first]
+    for piece in pieces:
+        parts.append(piece)
+        state = _open_after(piece, state)
+        if state is None:
+            break
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 def parse(
@@ -263,23 +314,40 @@ def parse(
     fields_cache: dict[str, list] = {}
     true_set = _TRUE
     false_set = _FALSE
-    for line in text.split("\n"):
+    pieces = iter(text.split("\n"))
+    for line in pieces:
         if not line:
             continue
-        c0 = line[0]
-        if c0 in " \t\r#":
-            line = line.lstrip(" \t\r")
+        careful = '"' in line or "\\" in line
+        joined = False
+        if line[0] in " \t\x00#":  # InfluxDB's whitespace: space, tab, NUL (not CR)
+            if careful:
+                # Before the comment check: a quote in a comment opens a string too.
+                state = _open_after(line, None)
+                if state is not None:
+                    line = _continue_line(line, state, pieces)
+                joined = True
+            line = line.lstrip(" \t\x00")
             if not line or line[0] == "#":
                 continue
         try:
-            if '"' in line or "\\" in line:
-                append(_parse_line_careful(line, mult, now_ns, keycache))
+            if careful:
+                try:
+                    append(_parse_line_careful(line, mult, now_ns, keycache))
+                except LineError:
+                    # A line the careful parser takes ends where InfluxDB's scanLine ends it;
+                    # one it refuses may go on past a quoted or escaped newline.
+                    state = None if joined else _open_after(line, None)
+                    if state is None:
+                        raise
+                    line = _continue_line(line, state, pieces)
+                    append(_parse_line_careful(line, mult, now_ns, keycache))
                 continue
             parts = line.split(" ")
             nparts = len(parts)
             if nparts == 3 and parts[1] and parts[2]:
                 raw_key, raw_fields, raw_ts = parts
-                if raw_ts.isdigit() and raw_ts.isascii():
+                if len(raw_ts) < 20 and raw_ts.isdigit() and raw_ts.isascii():
                     ts = int(raw_ts) * mult
                     if ts > MAX_TIME_NS:
                         ts = _parse_time(raw_ts, mult)

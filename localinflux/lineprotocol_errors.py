@@ -38,13 +38,26 @@ def _key_end(s: str, i: int, stop: str) -> int:
     return i
 
 
+def bounded_int(text: str) -> int:
+    """``int(text)`` of a decimal literal, except that one with more than 20 significant digits
+    (outside every range here) gives +-2**65 without being converted: Python refuses to convert
+    very long literals (over 4300 digits), and a line may hold any number of digits."""
+    if len(text) <= 21:
+        return int(text)
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 20:
+        return -(1 << 65) if sign else 1 << 65
+    return int(sign + (digits or "0"))
+
+
 def _go_parse_int(text: str, bits_unsigned: bool = False) -> int:
     """Go's ``strconv.ParseInt``/``ParseUint`` in base 10, with its error text."""
     func = "ParseUint" if bits_unsigned else "ParseInt"
     body = text[1:] if text[:1] in "+-" and not bits_unsigned else text
     if not body or not body.isascii() or not body.isdigit():
         raise _Refused(f'strconv.{func}: parsing "{text}": invalid syntax')
-    value = int(text)
+    value = bounded_int(text)
     low, high = (0, _UINT64_MAX) if bits_unsigned else (_INT64_MIN, _INT64_MAX)
     if not low <= value <= high:
         raise _Refused(f'strconv.{func}: parsing "{text}": value out of range')

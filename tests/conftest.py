@@ -16,15 +16,61 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 
 import pytest
+from django.db.backends.signals import connection_created
 from influxdb_client import InfluxDBClient
 
 from localinflux.runner import LocalInflux, free_port
 
 DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
+
+# Database connections opened by threads other than the main one: (thread, connection).
+# A thread that ends with its connection still open leaves a session behind until the garbage
+# collector happens to free it, so on PostgreSQL the test database cannot be dropped at the end
+# ("database test_iotcenter is being accessed by other users"). Held here, so a leak is seen
+# every time, not only when the collector is late.
+_thread_connections: list[tuple[threading.Thread, object]] = []
+
+
+def _note_thread_connection(sender, connection, **kwargs):
+    thread = threading.current_thread()
+    if thread is threading.main_thread():
+        return
+    _thread_connections.append((thread, connection))
+    connection.closed_by_its_thread = False
+    if "close" not in vars(connection):
+        # SQLite ignores close() on the in-memory test database: note the call itself.
+        close = connection.close
+
+        def noting_close():
+            connection.closed_by_its_thread = True
+            close()
+
+        connection.close = noting_close
+
+
+connection_created.connect(_note_thread_connection)
+
+
+@pytest.fixture(autouse=True)
+def _threads_close_their_database_connections():
+    """Fail a test whose threads ended without closing their database connections (a thread
+    that uses the ORM ends with ``django.db.connections.close_all()``)."""
+    yield
+    leaked, alive = [], []
+    for thread, conn in _thread_connections:
+        if thread.is_alive():
+            alive.append((thread, conn))
+        elif conn.connection is not None and not conn.closed_by_its_thread:
+            leaked.append(thread.name)
+            conn.inc_thread_sharing()  # its thread is gone: close it from here
+            conn.close()
+    _thread_connections[:] = alive
+    assert not leaked, f"threads ended with an open database connection: {leaked}"
 
 
 @dataclass

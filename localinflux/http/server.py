@@ -31,6 +31,33 @@ from localinflux.http.wire import (
 )
 
 CONTROL_PREFIX = "/api/v2/localinflux/"
+# A request body, or a gzip body once decoded, beyond this is refused with a 413 (InfluxDB's
+# text for a batch over its configured maximum): a gzip bomb cannot take the memory.
+MAX_BODY_BYTES = 64 << 20
+TOO_LARGE = "unable to read data: points batch is too large"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def gunzip_bounded(data: bytes, limit: int | None = None) -> bytes:
+    """``gzip.decompress`` that stops (``BodyTooLarge``) once the output passes ``limit``."""
+    limit = MAX_BODY_BYTES if limit is None else limit
+    out = []
+    total = 0
+    while data:
+        member = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        chunk = member.decompress(data, limit - total + 1)
+        total += len(chunk)
+        if total > limit:
+            raise BodyTooLarge
+        if not member.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        out.append(chunk)
+        data = member.unused_data.lstrip(b"\0")  # another member may follow; zeros may pad
+    return b"".join(out)
+
 
 log = logging.getLogger("localinflux.http")
 
@@ -68,9 +95,13 @@ class Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             parts = []
+            total = 0
             while True:
                 line = self.rfile.readline(65537)
                 size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise BodyTooLarge
                 if size == 0:
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
@@ -79,6 +110,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.rfile.readline(65537)
             return b"".join(parts)
         length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise BodyTooLarge
         return self.rfile.read(length) if length > 0 else b""
 
     def setup(self):
@@ -164,6 +197,11 @@ class Handler(BaseHTTPRequestHandler):
         record = RequestRecord(method=method, path=path, query=split.query, status=0)
         try:
             body = self._read_body()
+        except BodyTooLarge:
+            self.close_connection = True  # the rest of the body is never read
+            resp = error_response(413, "request too large", TOO_LARGE)
+            self._finish(resp, record, started, control, gzip_ok=False)
+            return
         except (ValueError, OSError):
             self._drop()  # a malformed chunked body or a client that went away
             return
@@ -175,7 +213,9 @@ class Handler(BaseHTTPRequestHandler):
             encoding = (self.headers.get("Content-Encoding") or "").lower()
             if encoding in ("gzip", "x-gzip") and body:
                 try:
-                    body = gzip.decompress(body)
+                    body = gunzip_bounded(body)
+                except BodyTooLarge:
+                    raise HttpError("request too large", TOO_LARGE) from None
                 except (OSError, EOFError, zlib.error) as exc:
                     raise HttpError("invalid", f"unable to decode gzip body: {exc}") from exc
             req = Request(method, path, split.query, params, self.headers, body, record=record)

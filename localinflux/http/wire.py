@@ -91,7 +91,7 @@ def body_json(req: Request, *, indent: bool = True) -> dict:
     """The request body as a JSON object, or InfluxDB's 400 ``failed to decode request body``."""
     try:
         data = json.loads(req.body or b"{}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise HttpError("invalid", f"failed to decode request body: {exc}", indent=indent) from exc
     if not isinstance(data, dict):
         raise HttpError("invalid", "failed to decode request body", indent=indent)

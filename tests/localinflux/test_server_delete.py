@@ -113,10 +113,11 @@ def test_it_rejects_bad_times(server, raw, bucket, field):
     body[field] = "yesterday"
     resp = raw("POST", f"/api/v2/delete?org={server.org}&bucket={bucket.name}", body)
     assert resp.status == 400
-    assert resp.json == {
+    example = {"start": "2009-01-02T23:00:00Z", "stop": "2009-01-01T23:00:00Z"}[field]
+    assert resp.json == {  # word for word as in InfluxDB 2.7's http/delete_test.go
         "code": "invalid",
-        "message": f"invalid RFC3339Nano for field {field}, please format your time with "
-        "RFC3339Nano format, example: 2009-01-02T23:00:00Z",
+        "message": f"error decoding json body: invalid RFC3339Nano for field {field}, please "
+        f"format your time with RFC3339Nano format, example: {example}",
     }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
+from localinflux.http.godecode import AUTHORIZATION_UPDATE, POST_AUTHORIZATION, decode
 from localinflux.http.handlers.common import check_id, require
 from localinflux.http.shapes import auth_json
-from localinflux.http.wire import HttpError, Request, Response, body_json, json_response
+from localinflux.http.wire import HttpError, Request, Response, json_response
 from localinflux.permissions import ACTIONS, RESOURCE_TYPES, Permission
 from localinflux.registry import Authorization
 
@@ -48,11 +49,9 @@ def _parse_permissions(raw, org_id: str) -> list[Permission]:
     if not isinstance(raw, list) or not raw:
         raise HttpError("invalid", "authorization must include permissions", indent=True)
     perms = []
-    for item in raw:
-        if not isinstance(item, dict) or not isinstance(item.get("resource"), dict):
-            raise HttpError("invalid", "invalid permission", indent=True)
+    for item in raw:  # decoded: every item and resource is an object
         action = item.get("action")
-        res = item["resource"]
+        res = item.get("resource") or {}
         rtype = res.get("type")
         if action not in ACTIONS:
             raise HttpError("invalid", f"unknown action {action!r}", indent=True)
@@ -70,7 +69,7 @@ def _parse_permissions(raw, org_id: str) -> list[Permission]:
 
 
 def auths_create(app, req: Request) -> Response:
-    data = body_json(req)
+    data = decode(req, POST_AUTHORIZATION, prefix="invalid json structure")
     org_id = data.get("orgID") or ""
     if not org_id:
         raise HttpError("invalid", "org id required: invalid ID", indent=True)
@@ -109,8 +108,10 @@ def auths_get(app, req: Request, id: str) -> Response:
 
 
 def auths_patch(app, req: Request, id: str) -> Response:
+    check_id(id)
+    # InfluxDB 2.7 hands this decoder's error on bare: a body of the wrong shape is a 500.
+    data = decode(req, AUTHORIZATION_UPDATE, prefix=None)
     auth = _find_auth(app, req, id, "write")
-    data = body_json(req)
     changed = Authorization(**auth.__dict__)
     changed.permissions = list(auth.permissions)
     if data.get("status") is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from urllib.parse import quote
 
+from localinflux.http.godecode import BUCKET_UPDATE, POST_BUCKET, UNMARSHAL, decode
 from localinflux.http.handlers.common import can_read_bucket, check_id, check_retention, require
 from localinflux.http.shapes import bucket_json
-from localinflux.http.wire import HttpError, Request, Response, body_json, json_response
+from localinflux.http.wire import HttpError, Request, Response, json_response
 from localinflux.permissions import Permission
 from localinflux.registry import Bucket, shard_group_seconds
 
@@ -58,26 +59,33 @@ def buckets_list(app, req: Request) -> Response:
     return json_response(200, {"links": links, "buckets": [bucket_json(b) for b in page]})
 
 
-def _retention_from(rules) -> tuple[int, int]:
-    if rules is None:
-        return 0, 0
-    if not isinstance(rules, list):
-        raise HttpError("invalid", "invalid retention rules", indent=True)
+def _check_rules(rules: list | None) -> None:
+    """The handler's ``OK()`` of InfluxDB 2.7: rule count and signs, before any permission."""
+    rules = rules or []
     if len(rules) > 1:
         raise HttpError(
-            "unprocessable entity", "expected no more than 1 retention rule", indent=True
-        )
-    if not rules:
-        return 0, 0
-    rule = rules[0] or {}
-    every = int(rule.get("everySeconds") or 0)
-    shard = int(rule.get("shardGroupDurationSeconds") or 0)
-    if shard < 0:
-        raise HttpError(
             "unprocessable entity",
-            "shard-group duration seconds must be greater than or equal to zero",
+            "buckets cannot have more than one retention rule at this time",
             indent=True,
         )
+    if rules:
+        if (rules[0].get("everySeconds") or 0) < 0:
+            raise HttpError(
+                "unprocessable entity", "expiration seconds cannot be negative", indent=True
+            )
+        if (rules[0].get("shardGroupDurationSeconds") or 0) < 0:
+            raise HttpError(
+                "unprocessable entity",
+                "shard-group duration seconds cannot be negative",
+                indent=True,
+            )
+
+
+def _retention_from(rules: list | None) -> tuple[int, int]:
+    if not rules:
+        return 0, 0
+    every = rules[0].get("everySeconds") or 0
+    shard = rules[0].get("shardGroupDurationSeconds") or 0
     check_retention(every)
     return every, shard
 
@@ -100,11 +108,11 @@ def _check_bucket_name(name: str) -> None:
 
 
 def buckets_create(app, req: Request) -> Response:
-    data = body_json(req)
+    data = decode(req, POST_BUCKET, prefix=UNMARSHAL)
     org_id = data.get("orgID") or ""
     if not org_id:
         raise HttpError("invalid", "organization id must be provided", indent=True)
-    check_id(org_id)
+    _check_rules(data.get("retentionRules"))
     name = data.get("name") or ""
     require(req, Permission("write", "buckets", None, org_id))
     if app.reg.orgs.get(org_id) is None:
@@ -138,8 +146,10 @@ def buckets_get(app, req: Request, id: str) -> Response:
 
 
 def buckets_patch(app, req: Request, id: str) -> Response:
+    check_id(id)
+    data = decode(req, BUCKET_UPDATE, prefix=UNMARSHAL)
+    _check_rules(data.get("retentionRules"))
     bucket = _find_bucket(app, req, id, "write")
-    data = body_json(req)
     changed = Bucket(**bucket.__dict__)
     if data.get("name") is not None and data["name"] != bucket.name:
         if bucket.type == "system":
@@ -152,7 +162,7 @@ def buckets_patch(app, req: Request, id: str) -> Response:
         changed.name = data["name"]
     if data.get("description") is not None:
         changed.description = data["description"]
-    if data.get("retentionRules") is not None:
+    if data.get("retentionRules"):
         every, shard = _retention_from(data["retentionRules"])
         changed.every_seconds = every
         changed.shard_seconds = shard or shard_group_seconds(every)

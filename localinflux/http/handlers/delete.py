@@ -2,18 +2,63 @@
 
 from __future__ import annotations
 
-import json
-
 from localinflux.delete import PredicateError, compile_predicate
+from localinflux.http.godecode import go_unmarshal, string, struct
 from localinflux.http.handlers.common import resolve_org_param
 from localinflux.http.wire import HttpError, Request, Response
 from localinflux.permissions import Permission
 from localinflux.registry import is_id
-from localinflux.timefmt import parse_rfc3339
+from localinflux.timefmt import MAX_NS, MIN_NS, format_rfc3339, parse_rfc3339
+
+# InfluxDB 2.7 (http/delete_handler.go) decodes the body first, before the org and bucket, into
+# a struct whose UnmarshalJSON parses the times and the predicate; every error of that step
+# reads "error decoding json body: <reason>" (as its own tests, http/delete_test.go, show).
+DECODE = "error decoding json body"
+DELETE_REQUEST = struct(
+    "http.deleteRequestDecode", start=string(), stop=string(), predicate=string()
+)
+_BAD_TIME = (
+    "invalid RFC3339Nano for field {}, please format your time with RFC3339Nano format, example: {}"
+)
+_EXAMPLE = {"start": "2009-01-02T23:00:00Z", "stop": "2009-01-01T23:00:00Z"}
+_OUT_OF_RANGE = {
+    "start": f"invalid start time, start time must not be before {format_rfc3339(MIN_NS)}",
+    "stop": f"invalid stop time, stop time must not be after {format_rfc3339(MAX_NS)}",
+}
+
+
+def _decode(req: Request) -> tuple[dict[str, int], str]:
+    """(start and stop in ns, predicate), or InfluxDB's 400 for the body."""
+    try:
+        data = go_unmarshal(req.body, DELETE_REQUEST)
+    except ValueError as exc:
+        message = str(exc)
+        if message.startswith("json: cannot unmarshal"):  # the inner decode, wrapped once more
+            message = f"Invalid delete predicate node request: {message}"
+        raise HttpError("invalid", f"{DECODE}: {message}") from None
+    bounds = {}
+    for key in ("start", "stop"):
+        try:
+            bounds[key] = parse_rfc3339(data.get(key) or "")
+        except ValueError:
+            raise HttpError(
+                "invalid", f"{DECODE}: {_BAD_TIME.format(key, _EXAMPLE[key])}"
+            ) from None
+        if not MIN_NS <= bounds[key] <= MAX_NS:
+            raise HttpError("invalid", f"{DECODE}: {_OUT_OF_RANGE[key]}")
+    predicate = data.get("predicate") or ""
+    try:
+        compile_predicate(predicate)
+    except PredicateError as exc:
+        # delete by field is refused after the decoding step: its message has no prefix
+        message = exc.message if exc.status == 501 else f"{DECODE}: {exc.message}"
+        raise HttpError(exc.code, message, status=exc.status) from exc
+    return bounds, predicate
 
 
 def delete(app, req: Request) -> Response:
     reg = app.reg
+    bounds, predicate = _decode(req)
     org = resolve_org_param(reg, req)
     bucket_id = req.params.get("bucketID")
     name = req.params.get("bucket")
@@ -33,32 +78,6 @@ def delete(app, req: Request) -> Response:
                 raise HttpError("not found", f'bucket "{name}" not found')
     else:
         raise HttpError("invalid", "Please provide either bucketID or bucket")
-    try:
-        data = json.loads(req.body or b"")
-    except ValueError as exc:
-        raise HttpError("invalid", "invalid request; error parsing request json") from exc
-    if not isinstance(data, dict):
-        raise HttpError("invalid", "invalid request; error parsing request json")
-    bounds = {}
-    for key in ("start", "stop"):
-        value = data.get(key) or ""
-        try:
-            if not isinstance(value, str):
-                raise ValueError(value)
-            bounds[key] = parse_rfc3339(value, bounded=True)
-        except ValueError as exc:
-            raise HttpError(
-                "invalid",
-                f"invalid RFC3339Nano for field {key}, please format your time with "
-                "RFC3339Nano format, example: 2009-01-02T23:00:00Z",
-            ) from exc
-    predicate = data.get("predicate") or ""
-    if not isinstance(predicate, str):
-        raise HttpError("invalid", "invalid request; error parsing request json")
-    try:
-        compile_predicate(predicate)
-    except PredicateError as exc:
-        raise HttpError(exc.code, exc.message, status=exc.status) from exc
     if not req.auth.allows(Permission("write", "buckets", bucket.id, org.id)):
         message = "insufficient permissions to delete"
         if req.auth.status != "active":

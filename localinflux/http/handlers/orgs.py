@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 
+from localinflux.http.godecode import ORGANIZATION, ORGANIZATION_UPDATE, UNMARSHAL, decode
 from localinflux.http.handlers.common import check_id, require
 from localinflux.http.shapes import org_json
-from localinflux.http.wire import HttpError, Request, Response, body_json, json_response
+from localinflux.http.wire import HttpError, Request, Response, json_response
 from localinflux.permissions import Permission
 from localinflux.registry import Org
 
@@ -46,11 +47,11 @@ def orgs_get(app, req: Request, id: str) -> Response:
 
 
 def orgs_create(app, req: Request) -> Response:
-    data = body_json(req)
+    data = decode(req, ORGANIZATION, prefix=UNMARSHAL)
     name = data.get("name") or ""
-    if not name:
-        raise HttpError("empty value", "org name is empty", indent=True)
     require(req, Permission("write", "orgs"))
+    if not name.strip():  # InfluxDB indexes org names trimmed
+        raise HttpError("invalid", "org name is empty", indent=True)
     if app.reg.org_by_name(name) is not None:
         raise HttpError("conflict", f"organization with name {name} already exists", indent=True)
     org = app.engine.create_org(name, data.get("description") or "")
@@ -60,21 +61,13 @@ def orgs_create(app, req: Request) -> Response:
 def orgs_patch(app, req: Request, id: str) -> Response:
     """InfluxDB 2.7's order: id, body, ``write:orgs/<id>`` (before the lookup), then the org."""
     check_id(id)
-    data = body_json(req)
+    data = decode(req, ORGANIZATION_UPDATE, prefix=UNMARSHAL)
     require(req, Permission("write", "orgs", id, id))
     org = app.reg.orgs.get(id)
     if org is None:
         raise HttpError("not found", "organization not found", indent=True)
-    name = data.get("name")
+    name = data.get("Name")
     description = data.get("description")
-    if name is not None and not isinstance(name, str):
-        raise HttpError(
-            "invalid", "failed to decode request body: name must be a string", indent=True
-        )
-    if description is not None and not isinstance(description, str):
-        raise HttpError(
-            "invalid", "failed to decode request body: description must be a string", indent=True
-        )
     changed = Org(**org.__dict__)
     if name is not None and name != org.name:
         if not name.strip():

@@ -17,7 +17,7 @@ def _flux_text(body: bytes, content_type: str) -> str:
         return body.decode("utf-8", "replace")
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     return data.get("query", "") if isinstance(data, dict) else ""
 
@@ -25,7 +25,7 @@ def _flux_text(body: bytes, content_type: str) -> str:
 def _code_from_body(body: bytes) -> str:
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return ""
     return str(data.get("code") or "") if isinstance(data, dict) else ""
 

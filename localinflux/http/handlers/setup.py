@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from localinflux.http.godecode import ONBOARDING, decode
 from localinflux.http.handlers.common import check_retention
 from localinflux.http.shapes import auth_json, bucket_json, org_json, user_json
-from localinflux.http.wire import HttpError, Request, Response, body_json, json_response
+from localinflux.http.wire import HttpError, Request, Response, json_response
 
 
 def setup_allowed(app, req: Request) -> Response:
@@ -12,9 +13,10 @@ def setup_allowed(app, req: Request) -> Response:
 
 
 def setup(app, req: Request) -> Response:
+    # InfluxDB 2.7 decodes first and hands the decoder's error on bare (a 500), then checks.
+    data = decode(req, ONBOARDING, prefix=None)
     if app.reg.onboarded():
         raise HttpError("conflict", "onboarding has already been completed", indent=True)
-    data = body_json(req)
     username = data.get("username") or ""
     org = data.get("org") or ""
     bucket = data.get("bucket") or ""
@@ -32,8 +34,8 @@ def setup(app, req: Request) -> Response:
         )
     seconds = data.get("retentionPeriodSeconds")
     if seconds is None and data.get("retentionPeriodHrs") is not None:
-        seconds = int(data["retentionPeriodHrs"]) * 3600
-    seconds = int(seconds or 0)
+        seconds = data["retentionPeriodHrs"] * 3600
+    seconds = seconds or 0
     check_retention(seconds)
     token = data.get("token") or None
     with app.setup_lock:

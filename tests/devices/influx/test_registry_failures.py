@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connections
 from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -76,6 +77,8 @@ def test_concurrent_registrations_of_one_id_leave_one_device_and_one_token(local
             results.append(svc.register_device("race-1"))
         except svc.DeviceExists as exc:
             results.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connection (its device lock)
 
     threads = [threading.Thread(target=register) for _ in range(4)]
     for thread in threads:
@@ -103,6 +106,8 @@ def test_a_registration_that_loses_a_race_with_another_process_revokes_its_token
             outcome.append(svc.register_device("race-2"))
         except svc.InfluxError as exc:
             outcome.append(exc)
+        finally:
+            connections.close_all()
 
     thread = threading.Thread(target=register)
     thread.start()
