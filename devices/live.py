@@ -22,7 +22,7 @@ from django.urls import reverse
 
 from . import influx
 from .charts import finite, track_geometry
-from .templatetags.iot import freshness_of, number, unit
+from .templatetags.iot import freshness_of, gauge_geometry, number, unit
 
 # How often live pages ask for new data, and when a device counts as online.
 REFRESH_SECONDS = 5
@@ -80,6 +80,8 @@ def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
                 "freshness": freshness_of(r.time)[0],
                 "freshness_class": freshness_of(r.time)[1],
                 "time": r.time.isoformat(),
+                # The gauge's value arc (SVG path, "" at the scale's low end), as the page draws it.
+                "arc": (gauge_geometry(r.field, r.value) or {}).get("value"),
             }
             for r in board.readings
         ],

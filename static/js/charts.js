@@ -203,6 +203,8 @@
         if (!caption || caption.textContent.trim() !== r.field) continue;
         const value = gauge.querySelector(".reading .value");
         if (value) value.textContent = r.value;
+        const arc = gauge.querySelector("path.value");
+        if (arc && typeof r.arc === "string") arc.setAttribute("d", r.arc);
         const fresh = gauge.querySelector(".freshness");
         if (fresh) {
           fresh.textContent = r.freshness;
