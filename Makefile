@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint serve bench load browser-deps clean
+.PHONY: run test lint serve bench load screenshots browser-deps clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +47,18 @@ serve: $(VENV)/.runtime
 bench: $(VENV)/.dev
 	$(PY) -m bench.localinflux
 	$(PY) -m bench.app
+	$(PY) -m bench.fleetpages
 	$(PY) -m bench.fleet
+	$(PY) -m bench.alerts
+	$(PY) -m bench.dashboard
 
 ## load: load test of the deployed app on 127.0.0.1 (50 clients, 60 s; bench/load.py)
 load: $(VENV)/.dev
 	$(PY) -m bench.load
+
+## screenshots: regenerate docs/screenshots/ (overview, dashboard) with a local server and Chromium
+screenshots: $(VENV)/.dev browser-deps
+	$(PY) -m tests.browser.screenshot
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -14,7 +14,8 @@ class NotificationInline(admin.TabularInline):
     model = Notification
     extra = 0
     can_delete = False
-    readonly_fields = ["event", "channel", "status", "attempts", "last_error", "sent_at"]
+    readonly_fields = ["event", "channel", "status", "attempts", "passes", "next_attempt_at",
+                       "last_error", "sent_at"]  # fmt: skip
 
 
 @admin.register(Alert)
@@ -35,6 +36,7 @@ class ChannelAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     """Failures are listed here with their error (filter by status)."""
 
-    list_display = ["alert", "event", "channel", "status", "attempts", "last_error", "sent_at"]
+    list_display = ["alert", "event", "channel", "status", "attempts", "passes", "next_attempt_at",
+                    "last_error", "sent_at"]  # fmt: skip
     list_filter = ["status", "event", "channel"]
     readonly_fields = [f.name for f in Notification._meta.fields]

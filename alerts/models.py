@@ -197,7 +197,13 @@ class Notification(models.Model):
     event = models.CharField(max_length=10, choices=EVENTS)
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
     status = models.CharField(max_length=10, choices=STATUSES, default=PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Sends tried, over all passes.")
+    passes = models.PositiveIntegerField(default=0, help_text="Evaluator passes that tried it.")
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Pending: not tried before then. Sending: claimed until then.",
+    )
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -210,3 +216,15 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert} {self.event} -> {self.channel}"
+
+    def outcome(self) -> str:
+        """What the history page says of it, e.g. "failed after 3 attempts: HTTP Error 500"."""
+        tries = f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+        if self.status == self.SENT:
+            return f"sent ({tries})"
+        if self.status == self.PENDING and self.last_error:
+            at = self.next_attempt_at.strftime("%H:%M:%S UTC") if self.next_attempt_at else "soon"
+            return f"retrying at {at} ({tries}): {self.last_error}"
+        if self.status == self.FAILED:
+            return f"failed after {tries}: {self.last_error}"
+        return self.status

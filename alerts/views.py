@@ -9,12 +9,14 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from .forms import RuleForm
-from .models import Alert, Rule
+from .models import Alert, Notification, Rule
 
 SILENCE_HOURS = (1, 4, 24)
 
@@ -34,7 +36,9 @@ def staff_required(view):
 
 @login_required
 def history(request):
-    alerts = Alert.objects.select_related("rule", "acknowledged_by")
+    alerts = Alert.objects.select_related("rule", "acknowledged_by").prefetch_related(
+        Prefetch("notifications", Notification.objects.select_related("channel").order_by("pk"))
+    )
     state = request.GET.get("state", "")
     severity = request.GET.get("severity", "")
     device = request.GET.get("device", "").strip()[:64]
@@ -67,6 +71,11 @@ def acknowledge(request, pk):
         alert.acknowledged_at, alert.acknowledged_by = timezone.now(), request.user
         alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
         messages.success(request, f"Acknowledged: {alert}.")
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)  # the device page or dashboard it was acknowledged from
     return redirect("alerts:history")
 
 

@@ -11,10 +11,16 @@ from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from alerts.services import page_alerts
+
 from . import influx, live, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 from .middleware import wants_json
 from .ranges import RangeForm
+from .templatetags.iot import ago, freshness_of, utc
+
+# The overview's numbers refresh less often than a dashboard: each refresh counts the fleet.
+OVERVIEW_REFRESH_SECONDS = 15
 
 
 def staff_required(view):
@@ -55,9 +61,38 @@ def token(request: HttpRequest, device_id: str):
 @require_safe
 @login_required
 def index(request: HttpRequest):
-    """The fleet overview: what the fleet is doing now (two queries whatever its size)."""
+    """The fleet overview: what the fleet is doing now (two queries and rows bounded by the
+    devices shown, whatever its size)."""
     overview = influx.fleet_overview(online_minutes=live.online_minutes())
-    return render(request, "devices/overview.html", {"fleet": overview})
+    ctx = {
+        "fleet": overview,
+        "refresh_seconds": OVERVIEW_REFRESH_SECONDS,
+        "page_alerts": page_alerts(),
+    }
+    return render(request, "devices/overview.html", ctx)
+
+
+@require_safe
+@login_required
+def overview_data(request: HttpRequest):
+    """The overview's numbers as JSON, what ``static/js/overview.js`` refreshes the tiles with
+    (one query, a few rows, whatever the fleet size)."""
+    fleet = influx.fleet_overview(online_minutes=live.online_minutes(), details=False)
+    response = JsonResponse(
+        {
+            "refresh": OVERVIEW_REFRESH_SECONDS,
+            "generated": utc(fleet.generated),
+            "stats": {
+                "registered": fleet.registered,
+                "online": fleet.online,
+                "silent": fleet.silent,
+                "never": fleet.never_seen,
+                "points": fleet.points_last_hour,
+            },
+        }
+    )
+    add_never_cache_headers(response)
+    return response
 
 
 @require_safe
@@ -66,8 +101,39 @@ def device_list(request: HttpRequest):
     form = SearchForm(request.GET)
     search, page = form.search_and_page()
     result = influx.list_devices(search=search, page=page, per_page=pages.PER_PAGE)
-    ctx = {"page": result, "q": search, "bucket_warning": pages.shared_bucket_warning(request)}
+    ctx = {
+        "page": result,
+        "q": search,
+        "bucket_warning": pages.shared_bucket_warning(request),
+        "refresh_seconds": live.REFRESH_SECONDS,
+        "page_alerts": page_alerts([d.device_id for d in result.devices]),
+    }
     return render(request, "devices/list.html", ctx)
+
+
+@require_safe
+@login_required
+def device_list_live(request: HttpRequest):
+    """Last telemetry of a list page's devices (``?d=<id>`` each) as JSON, what
+    ``static/js/devicelist.js`` refreshes the page with: one query for at most a page."""
+    ids = request.GET.getlist("d")
+    if not ids or len(ids) > pages.PER_PAGE:
+        return JsonResponse({"error": f"give 1 to {pages.PER_PAGE} device ids as ?d="}, status=400)
+    seen = influx.last_telemetry(ids)
+    devices = {}
+    for device_id in ids:
+        at = seen.get(device_id)
+        label, css = freshness_of(at)
+        devices[device_id] = {
+            "last_seen": at.isoformat() if at else None,
+            "utc": utc(at) if at else "",
+            "ago": ago(at),
+            "freshness": label,
+            "class": css,
+        }
+    response = JsonResponse({"refresh": live.REFRESH_SECONDS, "devices": devices})
+    add_never_cache_headers(response)
+    return response
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -94,6 +160,7 @@ def detail(request: HttpRequest, device_id: str):
         "stats": view.stats,
         "range_key": range_key,
         "ranges": list(influx.RANGES),
+        "page_alerts": page_alerts([device.device_id]),
     }
     return render(request, "devices/detail.html", ctx)
 
@@ -102,8 +169,10 @@ def detail(request: HttpRequest, device_id: str):
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
     form = RangeForm(request.GET)
-    board = influx.dashboard(device_id, form.window())
-    ctx = {"board": board, "device": board.device, "form": form, **live.page_context(board)}
+    board = live.shared_render(device_id, form.window()).board
+    alerts = page_alerts([board.device.device_id], thresholds_for=board.device.device_id)
+    ctx = {"board": board, "device": board.device, "form": form, "page_alerts": alerts}
+    ctx.update(live.page_context(board, thresholds=alerts.threshold_values()))
     return render(request, "devices/dashboard.html", ctx)
 
 
@@ -112,8 +181,11 @@ def dashboard(request: HttpRequest, device_id: str):
 def dashboard_data(request: HttpRequest, device_id: str):
     """The dashboard's data as JSON, what ``static/js/charts.js`` refreshes live ranges from."""
     form = RangeForm(request.GET)
-    board = influx.dashboard(device_id, form.window())
-    response = JsonResponse(live.board_json(board))
+    shared = live.shared_render(device_id, form.window())
+    # The alert rules' threshold lines are the device's (not the viewer's): one database query
+    # per refresh, added to the shared data.
+    lines = page_alerts([], thresholds_for=shared.board.device.device_id).threshold_values()
+    response = JsonResponse({**shared.data, "thresholds": lines})
     add_never_cache_headers(response)
     return response
 

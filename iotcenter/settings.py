@@ -178,6 +178,8 @@ INFLUX_BUCKET_AUTH = env.str("INFLUX_BUCKET_AUTH", default="iot_center_devices")
 INFLUX_DEVICE_TOKEN_READ = env.bool("INFLUX_DEVICE_TOKEN_READ", default=False)
 # Seconds; every request to InfluxDB (connect + read) must finish within it.
 INFLUX_TIMEOUT = env.str("INFLUX_TIMEOUT", default="5")
+# Rows at most in one CSV download of a device's telemetry (a longer file is cut, and says so).
+EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=100_000)
 
 LOGGING = {
     "version": 1,
@@ -250,6 +252,19 @@ ALERTS_INTERVAL_S = env.int("ALERTS_INTERVAL_S", default=60)  # `alerts --loop` 
 ALERTS_WEBHOOK_TIMEOUT_S = env.float("ALERTS_WEBHOOK_TIMEOUT_S", default=5.0)
 ALERTS_WEBHOOK_TRIES = env.int("ALERTS_WEBHOOK_TRIES", default=3)
 ALERTS_WEBHOOK_BACKOFF_S = env.float("ALERTS_WEBHOOK_BACKOFF_S", default=1.0)  # doubles each try
+# A notification that failed is tried again on later passes: at most this many passes, waiting
+# ALERTS_RETRY_BACKOFF_S after the first failure (doubling); one stuck in "sending" (its evaluator
+# died) is taken over after ALERTS_SEND_LEASE_S.
+ALERTS_NOTIFY_PASSES = env.int("ALERTS_NOTIFY_PASSES", default=5)
+ALERTS_RETRY_BACKOFF_S = env.float("ALERTS_RETRY_BACKOFF_S", default=60.0)
+ALERTS_SEND_LEASE_S = env.float("ALERTS_SEND_LEASE_S", default=600.0)
 if DEBUG and not MAIL_CONFIGURED:
     # Development: alert e-mails are printed by the evaluator instead of sent.
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
+# --- The hourly rollup long dashboard ranges read (`manage.py rollup`, devices/influx/rollup.py)
+# Completed hours every pass recomputes: points arriving later than this are only rolled up by
+# `manage.py rollup --since`.
+ROLLUP_LOOKBACK_HOURS = env.int("ROLLUP_LOOKBACK_HOURS", default=3)
+ROLLUP_DAYS = env.int("ROLLUP_DAYS", default=31)  # how far back the rollup is kept up
+ROLLUP_MAX_HOURS = env.int("ROLLUP_MAX_HOURS", default=24 * 7)  # hours computed per pass at most

@@ -114,7 +114,7 @@ PUBLIC_SERVICE_NAMES = [
     "MEASUREMENT_INTERVAL_S", "CONFIG_REFRESH_S", "mask_token",
     # reads: the registry, telemetry
     "list_devices", "get_device", "device_view", "device_credentials", "registered_device_ids",
-    "latest_readings", "field_stats", "telemetry_series",
+    "latest_readings", "field_stats", "telemetry_series", "last_telemetry",
     # changes: the registry
     "register_device", "rotate_token", "remove_device", "orphan_authorizations",
     "revoke_orphan_authorizations",
@@ -129,6 +129,10 @@ PUBLIC_SERVICE_NAMES = [
     "measurements_csv",
     # live pages: a device's dashboard over any range, the fleet overview
     "Dashboard", "TimeWindow", "dashboard", "FleetOverview", "fleet_overview",
+    # the hourly rollup that long dashboard ranges read (``manage.py rollup``)
+    "RollupPass", "rollup_pass", "rollup_since",
     # --- Alerts ---
     "WindowStats", "window_stats", "fleet_last_seen",
+    # device data: the CSV download, "Write data now"
+    "telemetry_csv", "write_simulated", "WRITE_NOW_MAX_DAYS",
 ]  # fmt: skip

@@ -35,6 +35,7 @@ from .devices import (
     device_credentials,
     device_view,
     get_device,
+    last_telemetry,
     list_devices,
     registered_device_ids,
 )
@@ -47,6 +48,7 @@ from .errors import (
     InfluxUnavailable,
     InvalidDeviceId,
 )
+from .export import telemetry_csv
 from .fleet import Fleet
 from .overview import FleetOverview, fleet_overview
 from .registry import (
@@ -56,6 +58,9 @@ from .registry import (
     revoke_orphan_authorizations,
     rotate_token,
 )
+from .rollup import PassResult as RollupPass  # the hourly rollup (long dashboard ranges)
+from .rollup import recompute_since as rollup_since
+from .rollup import run_pass as rollup_pass
 from .setup import (
     ORPHANS_CHECK,
     SHARED_BUCKET_WARNING,
@@ -92,6 +97,8 @@ from .types import (
     SeriesPoint,
     mask_token,
 )
+from .write_now import MAX_DAYS as WRITE_NOW_MAX_DAYS
+from .write_now import write_simulated
 
 __all__ = [
     "CONFIG_REFRESH_S",
@@ -100,6 +107,7 @@ __all__ = [
     "ORPHANS_CHECK",
     "RANGES",
     "SHARED_BUCKET_WARNING",
+    "WRITE_NOW_MAX_DAYS",
     "Check",
     "Dashboard",
     "Device",
@@ -119,6 +127,7 @@ __all__ = [
     "InvalidDeviceId",
     "OrphanAuthorization",
     "Reading",
+    "RollupPass",
     "SeriesPoint",
     "TimeWindow",
     "WindowStats",
@@ -135,6 +144,7 @@ __all__ = [
     "get_device",
     "health",
     "is_onboarded",
+    "last_telemetry",
     "latest_readings",
     "list_devices",
     "mask_token",
@@ -149,8 +159,12 @@ __all__ = [
     "remove_device",
     "reset_client",
     "revoke_orphan_authorizations",
+    "rollup_pass",
+    "rollup_since",
     "rotate_token",
     "start_page_deadline",
+    "telemetry_csv",
     "telemetry_series",
     "window_stats",
+    "write_simulated",
 ]

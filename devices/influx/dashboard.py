@@ -5,6 +5,10 @@ Bounded work whatever the range, the amount of data or the fleet size:
 * a dashboard costs two queries: the device with the latest value of every field (any type),
   then all of its numeric fields at once, as window means (at most ``MAX_POINTS`` windows per
   series, the window chosen from the range) with min/max/mean/count over the range;
+* windows of an hour or more read the hourly rollup (``rollup.py``) for the completed hours it
+  covers and raw points only for the rest (the partial first hour, the hours after the
+  rollup's high-water mark): the first query also reads the rollup's coverage, the second adds
+  up sums and counts per window, so the result is the raw computation's at any range;
 * fields whose latest values are not numbers (a string or boolean a device wrote) are named,
   not aggregated: Flux's ``mean`` would fail the whole query on them;
 * the overview costs two queries: the registered ids, then every device's newest values and
@@ -15,17 +19,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
 from devices import queries
+from devices.queries import rollup as rq
 
-from .client import get
+from . import rollup
+from .client import Conn, get
 from .devices import device_view
 from .errors import InfluxError
-from .lowlevel import check_id, now, telemetry_query
-from .telemetry import owned, series_from
-from .types import RANGES, Device, Reading, SeriesPoint
+from .lowlevel import check_id, decode_registry, now, query, require_registered, telemetry_query
+from .telemetry import owned, owner, readings_from, series_from
+from .types import RANGES, Device, DeviceView, Reading, SeriesPoint, mask_token
 
 # At most this many windows per series: the window grows with the range.
 MAX_POINTS = 500
@@ -39,6 +45,9 @@ WINDOWS = [
     (7200, "2h"), (10800, "3h"), (21600, "6h"), (43200, "12h"), (86400, "1d"), (172800, "2d"),
     (604800, "7d"), (1209600, "14d"), (2592000, "30d"),
 ]  # fmt: skip
+WINDOW_SECONDS = {text: length for length, text in WINDOWS}
+# Windows at least this long read the hourly rollup where it covers the range.
+ROLLUP_WINDOW_S = 3600
 # Custom ranges are refused beyond this (and before 1970 or in the far future).
 MAX_SPAN = timedelta(days=366 * 10)
 
@@ -151,28 +160,147 @@ def _merge_stats(rows: list[dict], device_id: str) -> dict[str, dict]:
     return out
 
 
-def dashboard(device_id: str, window: TimeWindow) -> Dashboard:
-    """The device, its latest readings and every numeric field over the window: two queries.
-    Raises InvalidDeviceId, DeviceNotFound."""
-    device_id = check_id(device_id)
-    view = device_view(device_id)
-    rank = {name: i for i, name in enumerate(field_order(r.field for r in view.readings))}
-    readings = sorted(view.readings, key=lambda r: rank[r.field])
-    numeric, non_numeric = numeric_fields(readings)
-    shown, left_out = numeric[:MAX_FIELDS], max(0, len(numeric) - MAX_FIELDS)
-    if not shown:
-        return Dashboard(view.device, readings, window, [], non_numeric, 0)
-    conn = get()
-    start, stop = window.flux_bounds()
-    try:
-        rows = telemetry_query(
-            conn,
-            queries.dashboard_data(conn.bucket, device_id, start, stop, window.every, shown),
-            f"read the charts of device {device_id!r}",
+def _view_with_coverage(conn: Conn, device_id: str) -> tuple[DeviceView, rollup.Coverage | None]:
+    """``device_view`` (registry + latest values) and the rollup's coverage in one query."""
+    rows = query(
+        conn,
+        queries.device_view(conn.bucket_auth, conn.bucket, device_id)
+        + "\n\n"
+        + rq.rollup_coverage(conn.bucket),
+        f"read device {device_id!r}",
+        bucket=conn.bucket,
+        setting="INFLUX_BUCKET",
+    )
+    by_result: dict[str, list[dict]] = {}
+    for row in rows:
+        by_result.setdefault(row.get("result"), []).append(row)
+    registry = decode_registry(by_result.get(queries.VIEW_REGISTRY_RESULT, []))
+    reg = require_registered(registry.get(device_id), device_id)
+    readings = readings_from(by_result.get(queries.VIEW_LATEST_RESULT, []), device_id)
+    device = Device(
+        device_id=device_id,
+        key=reg.key,
+        created_at=reg.created_at,
+        last_seen=max((r.time for r in readings), default=None),
+        token_hint=mask_token(reg.token),
+        rotated_at=reg.rotated_at,
+    )
+    coverage = rollup.coverage_from_rows(by_result.get(rq.COVERAGE_RESULT, []))
+    return DeviceView(device=device, readings=readings), coverage
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    """Which parts of a window are read how: raw ``head`` and ``tail`` (None when empty) around
+    the ``rolled`` whole hours; ``stop`` is where the last window ends."""
+
+    head: tuple[object, datetime] | None
+    rolled: tuple[datetime, datetime]
+    tail: tuple[datetime, datetime] | None
+    stop: datetime
+
+
+def rollup_plan(window: TimeWindow, coverage: rollup.Coverage | None) -> RollupPlan | None:
+    """How ``window`` reads the rollup, or None when it should read raw points only (short
+    windows, no rollup yet, or no completed covered hour inside the range)."""
+    if coverage is None or WINDOW_SECONDS.get(window.every, 0) < ROLLUP_WINDOW_S:
+        return None
+    # Whole seconds, as the raw path's time literals.
+    start = window.start.astimezone(UTC).replace(microsecond=0)
+    stop = window.stop.astimezone(UTC).replace(microsecond=0)
+    first = max(rollup.ceil_hour(start), coverage.start)
+    last = min(rollup.floor_hour(stop), coverage.stop)
+    if first >= last:
+        return None
+    return RollupPlan(
+        head=(start, first) if start < first else None,
+        rolled=(first, last),
+        tail=(last, stop) if last < stop else None,
+        stop=stop,
+    )
+
+
+def _window_end(at: datetime, every_s: int) -> int:
+    """End (epoch seconds) of the epoch-aligned window a Flux window row (its _time: the
+    window's stop, or the part's stop when that comes first) belongs to."""
+    return math.ceil(at.timestamp() / every_s) * every_s
+
+
+def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: str, shown):
+    """Per field: window means (sum of sums / sum of counts over every part) and the range's
+    min/max/mean/count, from ``queries.dashboard_rollup``'s rows."""
+    every_s = WINDOW_SECONDS[every]
+    windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
+    stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
+    columns = [(name, windows[name], f"{name}_sum", f"{name}_count") for name in shown]
+    for row in rows:
+        result, name, at = row.get("result") or "", row.get("_field"), row.get("_time")
+        if result != rq.DASH_ROLLUP_WINDOWS and owner(row) != device_id:
+            continue  # raw rows of another owner (``device`` naming a board type)
+        if result == rq.DASH_ROLLUP_WINDOWS:
+            if at is None:
+                continue
+            end = _window_end(at, every_s)
+            for _, slots, sum_col, count_col in columns:  # pivoted: <field>_sum, _count
+                # Float columns (the rollup writes floats only): a number or None.
+                total, count = row.get(sum_col), row.get(count_col)
+                if total is None or count is None:
+                    continue
+                slot = slots.get(end)
+                if slot is None:
+                    slots[end] = [total, count]
+                else:
+                    slot[0] += total
+                    slot[1] += count
+            continue
+        if name not in stats:
+            continue
+        value = row.get("_value")
+        if not is_number(value):
+            continue
+        if result.endswith(("_sum", "_count")) and at is not None:
+            slot = windows[name].setdefault(_window_end(at, every_s), [0.0, 0])
+            if result.endswith("_sum"):
+                slot[0] += value
+            else:
+                slot[1] += value
+        elif result.endswith(("_min", "_max")):
+            key, pick = ("min", min) if result.endswith("_min") else ("max", max)
+            entry = stats[name]
+            entry[key] = float(value) if entry[key] is None else pick(entry[key], float(value))
+    stop_s = plan.stop.timestamp()
+    times: dict[int, datetime] = {}  # one datetime per window, shared by the fields
+    charts = []
+    for name in shown:
+        slots = sorted(windows[name].items())
+        points = []
+        total = 0.0
+        count = 0
+        for end, (t, c) in slots:
+            c = int(c)
+            if not c:
+                continue
+            at = times.get(end)
+            if at is None:
+                at = times[end] = datetime.fromtimestamp(min(end, stop_s), UTC)
+            points.append(SeriesPoint(time=at, value=t / c if math.isfinite(t) else None))
+            total += t
+            count += c
+        s = stats[name]
+        charts.append(
+            Chart(
+                field=name,
+                points=points,
+                min=s["min"],
+                max=s["max"],
+                mean=total / count if count and math.isfinite(total) else None,
+                count=count,
+            )
         )
-    except InfluxError as exc:
-        # The device is shown; the charts panel says what failed, the next refresh retries.
-        return Dashboard(view.device, readings, window, [], non_numeric, left_out, error=str(exc))
+    return charts
+
+
+def _raw_charts(rows: list[dict], device_id: str, shown) -> list[Chart]:
     series_rows = [r for r in rows if r.get("result") == queries.DASH_SERIES_RESULT]
     series = series_from(series_rows, device_id)
     stats = _merge_stats([r for r in rows if r.get("result") in queries.DASH_STATS], device_id)
@@ -189,4 +317,47 @@ def dashboard(device_id: str, window: TimeWindow) -> Dashboard:
                 count=s.get("count", 0),
             )
         )
+    return charts
+
+
+def dashboard(device_id: str, window: TimeWindow, *, use_rollup: bool = True) -> Dashboard:
+    """The device, its latest readings and every numeric field over the window: two queries
+    (``use_rollup=False``: raw points only, the reference the rollup path is tested against).
+    Raises InvalidDeviceId, DeviceNotFound."""
+    device_id = check_id(device_id)
+    conn = get()
+    coverage = None
+    if use_rollup and WINDOW_SECONDS.get(window.every, 0) >= ROLLUP_WINDOW_S:
+        view, coverage = _view_with_coverage(conn, device_id)
+    else:
+        view = device_view(device_id)
+    rank = {name: i for i, name in enumerate(field_order(r.field for r in view.readings))}
+    readings = sorted(view.readings, key=lambda r: rank[r.field])
+    numeric, non_numeric = numeric_fields(readings)
+    shown, left_out = numeric[:MAX_FIELDS], max(0, len(numeric) - MAX_FIELDS)
+    if not shown:
+        return Dashboard(view.device, readings, window, [], non_numeric, 0)
+    plan = rollup_plan(window, coverage)
+    if plan is None:
+        start, stop = window.flux_bounds()
+        flux = queries.dashboard_data(conn.bucket, device_id, start, stop, window.every, shown)
+    else:
+        flux = rq.dashboard_rollup(
+            conn.bucket,
+            device_id,
+            window.every,
+            shown,
+            head=plan.head,
+            rolled=plan.rolled,
+            tail=plan.tail,
+        )
+    try:
+        rows = telemetry_query(conn, flux, f"read the charts of device {device_id!r}")
+    except InfluxError as exc:
+        # The device is shown; the charts panel says what failed, the next refresh retries.
+        return Dashboard(view.device, readings, window, [], non_numeric, left_out, error=str(exc))
+    if plan is None:
+        charts = _raw_charts(rows, device_id, shown)
+    else:
+        charts = _merged_charts(rows, device_id, plan, window.every, shown)
     return Dashboard(view.device, readings, window, charts, non_numeric, left_out)

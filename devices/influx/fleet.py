@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 
 from influxdb_client.rest import ApiException
@@ -41,6 +41,7 @@ from .client import Conn, get, new_conn, patient_requests
 from .devices import credentials
 from .errors import InfluxError, InfluxMisconfigured, InfluxUnavailable, bucket_missing, guard
 from .lowlevel import TELEMETRY_SETTING, decode_registry, registry_query
+from .rollup import refresh_written
 from .telemetry import last_seen
 from .types import DeviceCredentials
 
@@ -309,6 +310,27 @@ class Fleet:
                 while thread.is_alive():
                     thread.join(timeout=0.2)
                     progress()
+        if not (self.stopping or self.abort_reason):  # stopped: no more requests
+            self._refresh_rollup()
+
+    def _refresh_rollup(self) -> None:
+        """A backfill into hours the rollup already covers: recompute those hours of these
+        devices, so their long dashboard ranges stay fast and right (``rollup.py``)."""
+        spans = {
+            t.device_id: (
+                datetime.fromtimestamp(t.first * 60, UTC),
+                datetime.fromtimestamp(t.last * 60, UTC),
+            )
+            for t in self.tallies.values()
+            if t.first is not None and t.last is not None
+        }
+        try:
+            refresh_written(spans)
+        except InfluxError as exc:
+            self.on_error(
+                f"could not refresh the rollup of the points written ({exc}): run "
+                "`manage.py rollup --since <the first point's time>`"
+            )
 
     def _generate(self, plan: Plan, progress: Callable[[], None]) -> None:
         device_id = plan.creds.device_id

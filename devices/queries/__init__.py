@@ -13,7 +13,8 @@ escaped Flux string literals.
 
 
 One module per area: ``flux`` (shared literals and filters), ``registry``, ``telemetry``,
-``pages``, ``dashboards``, ``fleet``, ``api``, ``alerts``. Callers use the names re-exported here.
+``pages``, ``dashboards``, ``fleet``, ``api``, ``alerts``. Callers use the names re-exported here;
+the hourly rollup's builders are used as their module (``from devices.queries import rollup``).
 """
 
 from .alerts import (
@@ -32,7 +33,21 @@ from .dashboards import (
     DASH_STATS,
     dashboard_data,
 )
-from .fleet import FLEET_HOUR_RESULT, FLEET_LATEST_RESULT, fleet_overview
+from .fleet import (
+    FLEET_ACTIVE_RESULT,
+    FLEET_DEVICE_HOUR_RESULT,
+    FLEET_HOUR_RESULT,
+    FLEET_LATEST_RESULT,
+    FLEET_ONLINE_RESULT,
+    FLEET_REGISTERED_RESULT,
+    FLEET_SEEN_RESULT,
+    FLEET_SILENT_RESULT,
+    FLEET_SPARK_RESULT,
+    SPARK_EVERY,
+    SPARK_START,
+    fleet_details,
+    fleet_overview,
+)
 from .flux import (
     CLIENT_ID_TAG,
     DEVICE_TAG,
@@ -55,9 +70,11 @@ from .pages import (
     list_page,
 )
 from .registry import (
+    REGISTRY_PAGE_RESULT,
+    REGISTRY_TOTAL_RESULT,
     registry_device,
-    registry_ids,
     registry_list,
+    registry_page,
 )
 from .telemetry import (
     field_stats,
@@ -79,13 +96,24 @@ __all__ = [
     "DASH_STATS",
     "DEVICE_TAG",
     "DEVICE_TAGS",
+    "FLEET_ACTIVE_RESULT",
+    "FLEET_DEVICE_HOUR_RESULT",
     "FLEET_HOUR_RESULT",
     "FLEET_LATEST_RESULT",
+    "FLEET_ONLINE_RESULT",
+    "FLEET_REGISTERED_RESULT",
+    "FLEET_SEEN_RESULT",
+    "FLEET_SILENT_RESULT",
+    "FLEET_SPARK_RESULT",
     "MEASUREMENT_FUNCTIONS",
     "PAGE_REGISTRY_RESULT",
     "PAGE_TELEMETRY_RESULT",
     "REGISTRY_MEASUREMENT",
+    "REGISTRY_PAGE_RESULT",
+    "REGISTRY_TOTAL_RESULT",
     "ROTATED_AT_FIELD",
+    "SPARK_EVERY",
+    "SPARK_START",
     "TELEMETRY_FIELDS",
     "TELEMETRY_MEASUREMENT",
     "VIEW_LATEST_RESULT",
@@ -98,6 +126,7 @@ __all__ = [
     "device_view",
     "duration",
     "field_stats",
+    "fleet_details",
     "fleet_overview",
     "last_point_time",
     "last_seen",
@@ -107,8 +136,8 @@ __all__ = [
     "probe",
     "quote",
     "registry_device",
-    "registry_ids",
     "registry_list",
+    "registry_page",
     "shared_device_tag",
     "telemetry_delete_predicate",
     "telemetry_delete_predicates",

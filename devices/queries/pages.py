@@ -22,7 +22,7 @@ def list_page(
     """``key``/``createdAt`` and the last telemetry times of one page of devices, in one query.
 
     Two named results: ``registry`` (rows as ``registry_list`` gives them, for these devices
-    only) and ``telemetry`` (as ``last_seen``). Together with ``registry_ids`` a list page costs
+    only) and ``telemetry`` (as ``last_seen``). Together with ``registry_page`` a list page costs
     two queries however many devices there are.
 
     ``foreign_ids`` are ids other apps wrote that break our rules: they come from the registry

@@ -137,5 +137,9 @@ def shared_device_tag(bucket: str, device_id: str) -> str:
 
 def telemetry_delete_predicates(device_id: str) -> list[str]:
     """Predicates that together delete all of one device's telemetry: one per device tag, as
-    the delete grammar has no OR."""
-    return [telemetry_delete_predicate(device_id, tag) for tag in DEVICE_TAGS]
+    the delete grammar has no OR, then one for its hourly rollup (``rollup.py``)."""
+    from .rollup import rollup_delete_predicate
+
+    return [telemetry_delete_predicate(device_id, tag) for tag in DEVICE_TAGS] + [
+        rollup_delete_predicate(device_id)
+    ]

@@ -107,7 +107,40 @@ def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node
 
         return negate
 
+    if isinstance(node, ast.ConditionalExpr):
+        test = compile_row_fn(interp, scope, param, node.test)
+        then = compile_row_fn(interp, scope, param, node.consequent)
+        other = compile_row_fn(interp, scope, param, node.alternate)
+        return lambda record: then(record) if test(record) is True else other(record)
+
+    if isinstance(node, ast.CallExpr):
+        scalar = _scalar_call(interp, scope, param, node)
+        if scalar is not None:
+            return scalar
+
     return _interpreted(interp, scope, param, node)
+
+
+def _scalar_call(interp: Interpreter, scope: Scope, param: str, node: ast.CallExpr) -> RowFn | None:
+    """A call of a built-in that has a plain Python form (``scalar``, e.g. ``strings.toLower``)
+    with its arguments compiled: no interpreter per row. None for any other call."""
+    if _uses(node.callee, param):
+        return None
+    fn = interp.eval(node.callee, scope)
+    spec = getattr(fn, "impl", None)
+    scalar = getattr(getattr(spec, "fn", None), "scalar", None)
+    if scalar is None or {name for name, _ in node.args} != set(spec.required):
+        return None  # missing or unexpected arguments: the interpreter's error
+    args = [(name, compile_row_fn(interp, scope, param, value)) for name, value in node.args]
+    fallback = _interpreted(interp, scope, param, node)
+
+    def call(record: dict) -> object:
+        values = {name: arg(record) for name, arg in args}
+        if all(type(v) is str or v is None for v in values.values()):
+            return scalar(**values)
+        return fallback(record)  # wrong types: the interpreter's error
+
+    return call
 
 
 def _mark(fn: RowFn, column: str, values: frozenset) -> None:

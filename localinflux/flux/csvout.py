@@ -34,6 +34,26 @@ def _format_double(v: object) -> str:
     return format_float(float(v))  # type: ignore[arg-type]
 
 
+def _format_doubles(col) -> list[str]:
+    """``_format_double`` over a column: Python's shortest repr is Go's digits whenever it has
+    no exponent and is finite (the common case); the rest goes through ``format_float``."""
+    out = []
+    append = out.append
+    for v in col:
+        if v is None:
+            append("")
+            continue
+        text = repr(float(v))
+        if text[-2:] == ".0":
+            text = text[:-2]
+            append("0" if text == "-0" else text)
+        elif "e" in text or text[-1] in "nf":  # an exponent, nan, inf
+            append(format_float(float(v)))
+        else:
+            append(text)
+    return out
+
+
 def _format_bool(v: object) -> str:
     return "true" if v else "false"
 
@@ -175,6 +195,9 @@ class ResultEncoder:
             if typ == T.STRING:
                 col = [v if type(v) is str else ("" if v is None else str(v)) for v in col]
                 columns.append(self.out.quote_all(col))
+                continue
+            if typ == T.DOUBLE:
+                columns.append(_format_doubles(col))
                 continue
             fmt = _FORMATTERS[typ]
             columns.append([("" if v is None else fmt(v)) for v in col])

@@ -25,6 +25,10 @@ _INT = re.compile(r"\d+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPACE = re.compile(r"[ \t\r\n]+|//[^\n]*")
 
+# The operators by length, for one lookup each (the two-character ones are tried first).
+_OPERATORS_2 = frozenset(op for op in OPERATORS if len(op) == 2)
+_OPERATORS_1 = frozenset(op for op in OPERATORS if len(op) == 1)
+
 # After these tokens a ``/`` divides; elsewhere it opens a regex literal.
 _OPERAND_END = {"IDENT", "INT", "FLOAT", "STRING", "DURATION", "TIME", "REGEX", ")", "]", "}"}
 
@@ -116,9 +120,11 @@ class Lexer:
             return self._token(kind, word, start, m.end())
         if ch == "/" and prev_kind not in _OPERAND_END:
             return self._regex(start)
-        for op in OPERATORS:
-            if text.startswith(op, start):
-                return self._token(op, op, start, start + len(op))
+        op = text[start : start + 2]
+        if op in _OPERATORS_2:
+            return self._token(op, op, start, start + 2)
+        if ch in _OPERATORS_1:
+            return self._token(ch, ch, start, start + 1)
         raise self._error(f"invalid token {ch!r}", start)
 
     def _string(self, start: int) -> Token:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
 
 from .errors import FluxError
 
@@ -187,6 +185,12 @@ def sort_table(table: Table, columns: list[str], desc: bool) -> Table:
     if not idx or len(table) < 2:
         return table
     cols = [table.data[i] for i in idx]
+    if len(cols) == 1 and table.types[idx[0]] in (STRING, LONG, DOUBLE, TIME):
+        col = cols[0]
+        if None not in col:
+            # One column of one type, no nulls: the values themselves order the rows, the
+            # same order as ``sort_key_value`` gives, without a key tuple per row.
+            return table.take_rows(sorted(range(len(table)), key=col.__getitem__, reverse=desc))
 
     def row_key(r: int) -> tuple:
         return tuple(sort_key_value(col[r]) for col in cols)
@@ -314,6 +318,11 @@ def pivot_tables(
                 raise FluxError("pivot: missing row or column key column")
             ki = [(label, table.index(label)) for label, _ in kept]
             vtype = table.types[vi]
+            if len(table) and all(label in table.keyvals for label in column_key):
+                # The new column's name is a group-key value: the same for every row of the
+                # table, so it is made once (the common case: pivoting on _field or a tag).
+                _pivot_constant(table, vi, ri, ci, ki, vtype, new_cols, rows)
+                continue
             for row in table.rows():
                 name = "_".join(str(row[i]) for i in ci)
                 if name not in new_cols:
@@ -332,180 +341,19 @@ def pivot_tables(
     return out
 
 
-# -- windowed aggregation ------------------------------------------------------------------------
-SELECTORS = ("first", "last", "min", "max")
-AGGREGATES = ("count", "sum", "mean")
-_MAX_WINDOWS = 5_000_000
-
-
-def _windows(start: int, stop: int, every: int, period: int, offset: int) -> Iterable[tuple]:
-    """Epoch-aligned windows ``[k*every+offset, +period)`` overlapping ``[start, stop)``."""
-    k = (start - offset - period) // every + 1
-    k_last = -((-(stop - offset)) // every) - 1
-    if k_last - k > _MAX_WINDOWS:
-        raise FluxError("aggregateWindow: too many windows; use a larger every or a shorter range")
-    while k <= k_last:
-        ws = k * every + offset
-        yield max(ws, start), min(ws + period, stop)
-        k += 1
-
-
-def aggregate_window(
-    table: Table,
-    *,
-    every: int,
-    period: int,
-    offset: int,
-    fn: str,
-    column: str,
-    time_src: str,
-    time_dst: str,
-    create_empty: bool,
-    pushed: bool,
-) -> Table | None:
-    """``aggregateWindow`` over one table; None when the result has no rows (table dropped)."""
-    from bisect import bisect_left
-
-    if "_start" not in table.keyvals or "_stop" not in table.keyvals:
-        raise FluxError("aggregateWindow: missing _start/_stop columns; bound the query with range")
-    start, stop = int(table.keyvals["_start"]), int(table.keyvals["_stop"])
-    ti, vi = table.index("_time"), table.index(column)
-    if ti < 0 or vi < 0:
-        raise FluxError(f'aggregateWindow: missing column "{"_time" if ti < 0 else column}"')
-    times, values = table.data[ti], table.data[vi]
-    if not all(map(operator.le, times, islice(times, 1, None))):  # C-level sortedness check
-        order = sorted(range(len(times)), key=times.__getitem__)
-        table = table.take_rows(order)
-        times, values = table.data[ti], table.data[vi]
-    has_null = None in values
-    vtype = table.types[vi]
-    if fn in AGGREGATES and fn != "count" and vtype not in (LONG, ULONG, DOUBLE):
-        raise FluxError(f"aggregateWindow: {fn} does not support {vtype} values")
-
-    if create_empty or period != every:
-        windows: Iterable[tuple] = _windows(start, stop, every, period, offset)
-    else:
-        windows = _occupied_windows(times, start, stop, every, offset)
-
-    out_times: list[int] = []
-    picks: list[int] = []  # selectors: chosen row index
-    out_values: list = []  # aggregates: computed value
-    is_selector = fn in SELECTORS
-    src_is_start = time_src == "_start"
-    n = len(times)
-    lo = 0
-    for ws, we in windows:
-        lo = bisect_left(times, ws, 0 if period != every else lo, n)
-        hi = bisect_left(times, we, lo, n)
-        wtime = ws if src_is_start else we
-        if is_selector:
-            pick = _select(values, lo, hi, fn, has_null)
-            # An empty window yields no row, unless createEmpty asks for a null row (Flux
-            # fills empty window tables, table.fill(), before restoring the time column).
-            if pick is not None or create_empty:
-                picks.append(pick)
-                out_times.append(wtime)
-            continue
-        if hi == lo and not create_empty:
-            continue
-        chunk = values[lo:hi]
-        if has_null:
-            chunk = [v for v in chunk if v is not None]
-        if fn == "count":
-            out_values.append(len(chunk))
-        elif not chunk:
-            out_values.append(None)
-        elif fn == "sum":
-            out_values.append(sum(chunk))
-        else:
-            out_values.append(sum(chunk) / len(chunk))
-        out_times.append(wtime)
-    if not out_times:
-        return None
-
-    if is_selector:
-        if None in picks:
-            data = [
-                [table.keyvals.get(label) if p is None else col[p] for p in picks]
-                for label, col in zip(table.labels, table.data, strict=True)
-            ]
-            result = Table(
-                list(table.labels), list(table.types), list(table.key), dict(table.keyvals), data
-            )
-        else:
-            result = table.take_rows(picks)
-        di = result.index(time_dst)
-        if di < 0:
-            result.labels.append(time_dst)
-            result.types.append(TIME)
-            result.data.append(out_times)
-        else:
-            result.data[di] = out_times
-            result.types[di] = TIME
-        return result
-
-    rtype = LONG if fn == "count" else (DOUBLE if fn == "mean" else vtype)
-    m = len(out_times)
-    labels: list[str] = []
-    types: list[str] = []
-    data: list[list] = []
-    # Pushed-down windows keep storage's column order; the Flux-level path (aggregate, then
-    # duplicate the window bound) gives key columns, the value, then the time column.
-    order = range(len(table.labels)) if pushed else [table.index(k) for k in table.key]
-    for j in order:
-        label = table.labels[j]
-        if label in table.keyvals and label not in (time_dst, column):
-            labels.append(label)
-            types.append(table.types[j])
-            data.append([table.keyvals[label]] * m)
-        elif pushed and j == ti:
-            labels.append(time_dst)
-            types.append(TIME)
-            data.append(out_times)
-        elif pushed and j == vi:
-            labels.append(column)
-            types.append(rtype)
-            data.append(out_values)
-    if not pushed:
-        labels.append(column)
-        types.append(rtype)
-        data.append(out_values)
-    if time_dst not in labels:
-        labels.append(time_dst)
-        types.append(TIME)
-        data.append(out_times)
-    key = [k for k in table.key if k != time_dst]
-    return Table(labels, types, key, {k: table.keyvals[k] for k in key}, data)
-
-
-def _occupied_windows(
-    times: Sequence[int], start: int, stop: int, every: int, offset: int
-) -> Iterable[tuple]:
-    """Only the windows that hold points (``createEmpty: false``), found by jumping over gaps."""
-    from bisect import bisect_left
-
-    i, n = 0, len(times)
-    while i < n:
-        t = times[i]
-        ws = (t - offset) // every * every + offset
-        we = ws + every
-        yield max(ws, start), min(we, stop)
-        i = bisect_left(times, we, i, n)
-
-
-def _select(values: list, lo: int, hi: int, fn: str, has_null: bool) -> int | None:
-    if hi <= lo:
-        return None
-    if has_null:
-        idx = [i for i in range(lo, hi) if values[i] is not None]
-        if not idx:
-            return None
-    else:
-        idx = range(lo, hi)
-    if fn == "first":
-        return idx[0]
-    if fn == "last":
-        return idx[-1]
-    if fn == "min":
-        return min(idx, key=values.__getitem__)
-    return max(idx, key=values.__getitem__)
+def _pivot_constant(table, vi, ri, ci, ki, vtype, new_cols, rows) -> None:
+    """``pivot_tables``' inner loop for a table whose column-key cells are all the same."""
+    name = "_".join(str(table.data[i][0]) for i in ci)
+    if name not in new_cols:
+        new_cols[name] = vtype
+    elif new_cols[name] != vtype:
+        raise FluxError(f'pivot: column "{name}" has conflicting types')
+    values = table.data[vi]
+    row_cols = [table.data[i] for i in ri]
+    kept_cols = [(label, table.data[i]) for label, i in ki]
+    keys = zip(*row_cols, strict=True) if len(row_cols) != 1 else ((v,) for v in row_cols[0])
+    for j, rk in enumerate(keys):
+        cells = rows.get(rk)
+        if cells is None:
+            cells = rows[rk] = {label: col[j] for label, col in kept_cols}
+        cells[name] = values[j]

@@ -2,13 +2,19 @@
 several evaluators at once, and the query budget of a pass."""
 
 import os
+import re
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -86,35 +92,66 @@ def test_silence_fires_when_writes_stop_and_resolves_when_they_resume(influx, em
 
 
 EVALUATOR = """
-import django, sys
+import django, sys, time
+from pathlib import Path
+from urllib.parse import quote
 django.setup()
-from influxdb_client import Point, WritePrecision
-from influxdb_client.client.write_api import SYNCHRONOUS
+from django.core.management import call_command
+from django.db import connection
 
 from alerts.models import Channel, Rule
 if sys.argv[1] == "setup":
     Rule.objects.create(name="CO2 high", field="CO2", threshold=1500, minutes=10)
     Channel.objects.create(name="hook", kind="webhook", target=sys.argv[2], secret="s3cret")
+    print(connection.vendor)
+else:  # an evaluator: ready, then wait for the go, so both passes run at the same moment
+    barrier = Path(sys.argv[2])
+    (barrier / f"ready-{sys.argv[1]}").touch()
+    while not (barrier / "go").exists():
+        time.sleep(0.005)
+    call_command("alerts")
 """
+
+
+@pytest.fixture
+def workers_database_url(tmp_path, transactional_db):
+    """A database of their own for the evaluator processes: on the suite's PostgreSQL server
+    when the suite runs on PostgreSQL (``scripts/with-postgres``), else an SQLite file."""
+    if connection.vendor != "postgresql":
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}"
+        return
+    import psycopg  # PostgreSQL runs only
+
+    db = settings.DATABASES["default"]
+    name = f"iotcenter_evaluators_{os.getpid()}"
+    params = {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"],
+              "password": db["PASSWORD"], "dbname": db["NAME"], "autocommit": True}  # fmt: skip
+    with psycopg.connect(**params) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    user, password = quote(db["USER"], safe=""), quote(db["PASSWORD"], safe="")
+    try:
+        yield f"postgres://{user}:{password}@{db['HOST']}:{params['port']}/{name}"
+    finally:
+        with psycopg.connect(**params) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.localonly
 def test_two_evaluator_processes_at_once_notify_each_transition_exactly_once(
-    local_influx, tmp_path
+    local_influx, tmp_path, workers_database_url
 ):
     env = local_influx
-    for i in range(5):
-        write_minutes(env, f"room-{i}", range(12, -1, -1), 1800)
-    receiver = Receiver()
+    devices = [f"room-{i:02}" for i in range(20)]
+    for device_id in devices:
+        write_minutes(env, device_id, range(12, -1, -1), 1800)
+    receiver = Receiver(delay=0.02)  # slow enough that both evaluators are sending at once
     proc_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "iotcenter.settings",
         "SECRET_KEY": "two-evaluators-test-secret-key-not-for-production-0123456789",
         "DEBUG": "false",
-        # IOTCENTER_TEST_WORKERS_DATABASE_URL=postgres://... runs them against PostgreSQL.
-        "DATABASE_URL": os.environ.get(
-            "IOTCENTER_TEST_WORKERS_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite3'}"
-        ),
+        "DATABASE_URL": workers_database_url,
         "INFLUX_URL": env.url,
         "INFLUX_TOKEN": env.token,
         "INFLUX_ORG": env.org,
@@ -124,24 +161,52 @@ def test_two_evaluator_processes_at_once_notify_each_transition_exactly_once(
     run = {"cwd": ROOT, "env": proc_env, "check": True, "capture_output": True}
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], **run)
-        subprocess.run([sys.executable, "-c", EVALUATOR, "setup", receiver.url], **run)
+        setup = subprocess.run([sys.executable, "-c", EVALUATOR, "setup", receiver.url], **run)
+        assert setup.stdout.decode().split() == [connection.vendor]  # PostgreSQL's row locks
         procs = [
             subprocess.Popen(
-                [sys.executable, "manage.py", "alerts"],
+                [sys.executable, "-c", EVALUATOR, str(n), str(tmp_path)],
                 cwd=ROOT,
                 env=proc_env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                text=True,
             )
-            for _ in range(2)
+            for n in range(2)
         ]
+        for _ in range(6000):  # both set up (at most a minute), then both go at once
+            if all((tmp_path / f"ready-{n}").exists() for n in range(2)):
+                break
+            time.sleep(0.01)
+        (tmp_path / "go").touch()
         outs = [p.communicate(timeout=120) for p in procs]
         assert all(p.returncode == 0 for p in procs), outs
     finally:
         receiver.close()
     assert receiver.bad_signatures == 0
-    assert sorted(r["device_id"] for r in receiver.received) == [f"room-{i}" for i in range(5)]
+    assert sorted(r["device_id"] for r in receiver.received) == devices
     assert all(r["event"] == "fired" for r in receiver.received)
+    # Each transition was recorded by one of them: their "fired" and "sent" add up to 20.
+    counts = [re.search(r"(\d+) fired, \d+ resolved, (\d+) notifications sent", o) for o, _ in outs]
+    assert all(counts), outs
+    assert sum(int(m[1]) for m in counts) == 20
+    assert sum(int(m[2]) for m in counts) == 20
+
+
+def test_switching_a_rule_off_resolves_its_firing_alerts(influx, email_channel):
+    co2 = rule()
+    write_minutes(influx, "room-1", range(12, -1, -1), 1800)
+    assert len(evaluate().fired) == 1
+    co2.enabled = False
+    co2.save()
+    result = evaluate()
+    assert [a.device_id for a in result.resolved] == ["room-1"]
+    assert not Alert.objects.get().firing
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "[warning] FIRING",
+        "[warning] resolved",
+    ]
+    assert evaluate().resolved == []
 
 
 def test_silenced_rules_record_alerts_without_notifying(influx, email_channel):
@@ -189,3 +254,19 @@ def test_a_pass_costs_the_same_queries_for_100_rules_and_1000_devices_as_for_1_a
     big = _pass_cost(env)
     assert small == big == 3  # one window query, the registry, the last-seen query
     assert Alert.objects.filter(rule__name="co2").count() == 1000
+
+
+def _db_queries_of_a_pass() -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert evaluate().fired == []
+    return len(queries)
+
+
+def test_a_steady_pass_costs_the_same_database_queries_for_100_rules_as_for_1(influx):
+    rule(name="co2")
+    write_minutes(influx, "room-1", range(12, -1, -1), 1800)
+    assert len(evaluate().fired) == 1
+    one = _db_queries_of_a_pass()
+    for i in range(99):
+        rule(name=f"r{i}", threshold=2000 + i)
+    assert _db_queries_of_a_pass() == one == 3  # rules, firing states, pending notifications

@@ -1,6 +1,8 @@
 """Webhooks against a real receiver on loopback: signed, retried with backoff, failures
 recorded; a failing channel never stops the others."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 
@@ -48,6 +50,7 @@ def test_a_wrong_secret_is_refused_by_the_receiver_and_recorded(receiver, fast_r
     hook = Channel.objects.create(name="h", kind="webhook", target=receiver.url, secret="other")
     note = queue(hook)
     assert deliver_pending() == (0, 1)
+    assert receiver.attempts == 1  # refused: not retried
     note.refresh_from_db()
     assert note.status == Notification.FAILED
     assert "401" in note.last_error
@@ -70,11 +73,68 @@ def test_a_failing_webhook_is_retried_recorded_and_does_not_stop_email(failure, 
         receiver.close()
     bad.refresh_from_db()
     good.refresh_from_db()
-    assert bad.status == Notification.FAILED
+    assert bad.status == Notification.PENDING  # a later pass tries again
+    assert bad.next_attempt_at > now()
     assert bad.attempts == 3
     assert ("500" if "status" in failure else "timed out") in bad.last_error
     assert good.status == Notification.SENT
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_webhook_failing_one_pass_is_sent_once_on_a_later_pass(fast_retries, staff_client):
+    fast_retries.ALERTS_WEBHOOK_TRIES = 1
+    fast_retries.ALERTS_RETRY_BACKOFF_S = 60
+    receiver = Receiver(status=500)
+    try:
+        hook = Channel.objects.create(
+            name="h", kind="webhook", target=receiver.url, secret="s3cret"
+        )
+        note = queue(hook)
+        t0 = now()
+        assert deliver_pending(t0) == (0, 1)
+        note.refresh_from_db()
+        assert (note.status, note.passes, note.attempts) == (Notification.PENDING, 1, 1)
+        assert note.next_attempt_at == t0 + timedelta(seconds=60)
+        page = staff_client.get("/alerts/").content.decode()
+        assert "h: retrying at" in page
+        assert "HTTP Error 500" in page
+        receiver.status = 200
+        assert deliver_pending(t0 + timedelta(seconds=30)) == (0, 0)  # not due yet
+        assert deliver_pending(t0 + timedelta(seconds=61)) == (1, 0)
+        assert deliver_pending(t0 + timedelta(seconds=600)) == (0, 0)
+    finally:
+        receiver.close()
+    assert len(receiver.received) == 1
+    note.refresh_from_db()
+    assert (note.status, note.passes, note.attempts, note.last_error) == ("sent", 2, 2, "")
+    assert "fired → h: sent (2 attempts)" in staff_client.get("/alerts/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_webhook_is_given_up_after_the_last_pass_and_shown_failed(fast_retries, staff_client):
+    fast_retries.ALERTS_WEBHOOK_TRIES = 2
+    fast_retries.ALERTS_NOTIFY_PASSES = 3
+    fast_retries.ALERTS_RETRY_BACKOFF_S = 10
+    receiver = Receiver(status=500)
+    try:
+        hook = Channel.objects.create(
+            name="h", kind="webhook", target=receiver.url, secret="s3cret"
+        )
+        note = queue(hook)
+        t = now()
+        for waited in (0, 10, 20):  # backoff 10 s, then 20 s
+            t += timedelta(seconds=waited)
+            assert deliver_pending(t) == (0, 1)
+        assert deliver_pending(t + timedelta(days=1)) == (0, 0)
+    finally:
+        receiver.close()
+    assert receiver.attempts == 6  # 3 passes of 2 tries
+    note.refresh_from_db()
+    assert (note.status, note.passes, note.attempts) == (Notification.FAILED, 3, 6)
+    assert note.next_attempt_at is None
+    page = staff_client.get("/alerts/").content.decode()
+    assert "failed after 6 attempts: after 2 attempts: HTTP Error 500" in page
 
 
 @pytest.mark.django_db
@@ -84,3 +144,20 @@ def test_a_claimed_notification_is_not_sent_again(receiver, fast_retries):
     assert deliver_pending() == (1, 0)
     assert deliver_pending() == (0, 0)
     assert len(receiver.received) == 1
+
+
+@pytest.mark.django_db
+def test_a_claim_whose_evaluator_died_is_sent_after_its_lease(receiver, fast_retries):
+    fast_retries.ALERTS_SEND_LEASE_S = 600
+    hook = Channel.objects.create(name="h", kind="webhook", target=receiver.url, secret="s3cret")
+    note = queue(hook)
+    t0 = now()
+    Notification.objects.filter(pk=note.pk).update(  # claimed at t0, then the process died
+        status=Notification.SENDING, next_attempt_at=t0 + timedelta(seconds=600)
+    )
+    assert deliver_pending(t0 + timedelta(seconds=60)) == (0, 0)  # another may still be sending
+    assert deliver_pending(t0 + timedelta(seconds=601)) == (1, 0)
+    assert deliver_pending(t0 + timedelta(seconds=1300)) == (0, 0)
+    assert len(receiver.received) == 1
+    note.refresh_from_db()
+    assert (note.status, note.next_attempt_at) == (Notification.SENT, None)

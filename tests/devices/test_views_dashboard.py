@@ -109,3 +109,22 @@ def test_the_page_embeds_the_same_data_as_a_json_block(rover):
 
 def test_the_json_endpoint_of_an_unknown_device_is_a_404(staff_client, influx):
     assert staff_client.get("/devices/ghost/dashboard/data").status_code == 404
+
+
+def _arc(response) -> str:
+    (reading,) = [r for r in response.json()["readings"] if r["field"] == "Temperature"]
+    return reading["arc"]
+
+
+def test_the_live_refresh_moves_the_gauge_arc_with_a_new_reading(rover, influx):
+    from django.core.cache import cache
+
+    page = rover.get("/devices/rover/dashboard/", {"range": "1h"}).content.decode()
+    before = _arc(rover.get("/devices/rover/dashboard/data", {"range": "1h"}))
+    assert before
+    assert f'<path class="value" d="{before}"/>' in page
+    write(influx, [f"environment,device=rover Temperature=35 {at(0)}"])
+    cache.clear()  # the next refresh interval
+    after = _arc(rover.get("/devices/rover/dashboard/data", {"range": "1h"}))
+    assert after
+    assert after != before

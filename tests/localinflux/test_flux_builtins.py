@@ -154,6 +154,39 @@ def test_pivot_on_time_leaves_missing_cells_null(db):
     assert len(rows) == 10
 
 
+def test_pivot_on_two_key_columns_after_window_sums_makes_one_row_per_window(db):
+    # What the dashboard's rollup read sends: per window, one column per field and stat.
+    q = (
+        'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:10:00Z)'
+        ' |> filter(fn: (r) => r._measurement == "environment" and r._field == "temperature")'
+        " |> aggregateWindow(every: 5m, fn: sum, createEmpty: false)"
+        ' |> keep(columns: ["_time", "_value", "_field", "device"])'
+        ' |> pivot(rowKey: ["_time"], columnKey: ["_field", "device"], valueColumn: "_value")'
+    )
+    result = db.tables(q)
+    assert len(result) == 1
+    assert not [c.label for c in result[0].columns if c.group]
+    rows = [
+        (r.get_time(), r["temperature_dev-1"], r["temperature_dev-2"]) for r in result[0].records
+    ]
+    # dev-1: 20+21+22+23+24 and 25+...+29; dev-2: three points of 10.5 in the first window.
+    assert rows == [(at(5), 110.0, 31.5), (at(10), 135.0, None)]
+
+
+def test_aggregate_window_sum_and_count_with_time_src_start_clip_to_the_range(db):
+    # What the rollup sends (hours at their start); the first window starts at the range start.
+    base = (
+        'from(bucket: "iot") |> range(start: 2024-01-01T00:01:30Z, stop: 2024-01-01T00:08:30Z)'
+        ' |> filter(fn: (r) => r.device == "dev-1" and r._field == "temperature")'
+    )
+    for fn, expected in (("sum", [22.0, 72.0, 81.0]), ("count", [1, 3, 3])):
+        q = f' |> aggregateWindow(every: 3m, fn: {fn}, createEmpty: false, timeSrc: "_start")'
+        result = db.tables(base + q)
+        assert [[r.get_time(), r.get_value()] for r in result[0].records] == [
+            [t, v] for t, v in zip((at(1, 30), at(3), at(6)), expected, strict=True)
+        ]
+
+
 def test_aggregate_window_mean_uses_window_stops_and_range_bounds(db):
     q = (
         'from(bucket: "iot") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T00:08:30Z)'

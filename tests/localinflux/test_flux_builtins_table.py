@@ -49,6 +49,8 @@ UNIVERSE_SIGNATURES = {
         "tables",
     ),
     "yield": (("name", *TABLES), TABLES, "tables"),
+    "map": (("fn", "mergeKey", *TABLES), ("fn", *TABLES), "tables"),
+    "unique": (("column", *TABLES), TABLES, "tables"),
     "now": ((), (), None),
 }
 SCHEMA_SIGNATURES = {
@@ -65,6 +67,10 @@ SCHEMA_SIGNATURES = {
         ("bucket", "measurement"),
         None,
     ),
+}
+STRINGS_SIGNATURES = {
+    "containsStr": (("v", "substr"), ("v", "substr"), None),
+    "toLower": (("v",), ("v",), None),
 }
 
 
@@ -85,10 +91,14 @@ def test_the_universe_has_exactly_the_supported_functions():
 
 
 def test_the_packages_are_exactly_the_supported_ones():
-    assert set(PACKAGES) == {"influxdata/influxdb/schema"}
+    assert set(PACKAGES) == {"influxdata/influxdb/schema", "join", "strings"}
+    assert signatures(PACKAGES["join"]) == {
+        "inner": (("right", "on", "as", "left"), ("right", "on", "as", "left"), "left")
+    }
     schema = PACKAGES["influxdata/influxdb/schema"]
     assert signatures(schema) == SCHEMA_SIGNATURES
     assert schema["__package__"] == "schema"
+    assert signatures(PACKAGES["strings"]) == STRINGS_SIGNATURES
 
 
 def test_every_built_in_is_callable_by_its_name_in_a_query():
@@ -98,5 +108,5 @@ def test_every_built_in_is_callable_by_its_name_in_a_query():
     for name in names:
         reply, _ = run(reader, f'import "influxdata/influxdb/schema"\nx = {name}\n')
         assert reply.status == 200, (name, reply.body)
-    reply, _ = run(reader, "x = map")
+    reply, _ = run(reader, "x = window")
     assert reply.status == 400

@@ -70,9 +70,9 @@ def test_several_yields_come_back_as_named_results(db):
 
 
 def test_unsupported_functions_are_refused_not_guessed(db):
-    status, body = db.error(SRC + " |> map(fn: (r) => r)")
+    status, body = db.error(SRC + " |> window(every: 1m)")
     assert (status, body["code"]) == (400, "invalid")
-    assert body["message"] == 'function "map" is not supported by this server'
+    assert body["message"] == 'function "window" is not supported by this server'
     status, body = db.error('import "strings"\nstrings.toUpper(v: "a")')
     assert "not supported" in body["message"]
 

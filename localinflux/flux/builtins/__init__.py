@@ -8,7 +8,17 @@ adding its line here; ``tests/localinflux/test_flux_builtins_table.py`` pins the
 
 from __future__ import annotations
 
-from . import aggregates, schema, selectors, sources, transformations, universe, windowing
+from . import (
+    aggregates,
+    records,
+    schema,
+    selectors,
+    sources,
+    strings,
+    transformations,
+    universe,
+    windowing,
+)
 from .registry import package
 
 # name -> implementation, universe (no import needed)
@@ -25,6 +35,8 @@ UNIVERSE_FUNCTIONS = {
     "drop": transformations.drop,
     "rename": transformations.rename,
     "pivot": transformations.pivot,
+    "map": records.map_,
+    "unique": records.unique,
     "yield": transformations.yield_,
     # selectors
     "first": selectors.first,
@@ -51,6 +63,13 @@ PACKAGE_FUNCTIONS = {
         "measurementTagValues": schema.measurement_tag_values,
         "measurementFieldKeys": schema.measurement_field_keys,
     },
+    "join": {
+        "inner": records.join_inner,
+    },
+    "strings": {
+        "containsStr": strings.contains_str,
+        "toLower": strings.to_lower,
+    },
 }
 
 UNIVERSE: dict[str, object] = package(UNIVERSE_FUNCTIONS, true=True, false=False)
@@ -58,6 +77,8 @@ PACKAGES: dict[str, dict[str, object]] = {
     "influxdata/influxdb/schema": package(
         PACKAGE_FUNCTIONS["influxdata/influxdb/schema"], __package__="schema"
     ),
+    "join": package(PACKAGE_FUNCTIONS["join"], __package__="join"),
+    "strings": package(PACKAGE_FUNCTIONS["strings"], __package__="strings"),
 }
 
 __all__ = ["PACKAGES", "PACKAGE_FUNCTIONS", "UNIVERSE", "UNIVERSE_FUNCTIONS"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import plan
 from .. import tables as T
+from .. import windowed as W
 from ..errors import NotSupported
 from ..interpreter import Call
 from ..streams import Stream
@@ -28,7 +29,7 @@ def aggregate_window(call: Call) -> Stream:
             raise NotSupported(f"aggregateWindow with a calendar-month {name}")
     if every.ns <= 0 or period.ns <= 0:
         raise call.error("every and period must be positive")
-    if not isinstance(fn, Builtin) or fn.name not in T.SELECTORS + T.AGGREGATES:
+    if not isinstance(fn, Builtin) or fn.name not in W.SELECTORS + W.AGGREGATES:
         if isinstance(fn, Builtin):
             raise NotSupported(f'aggregateWindow with fn "{fn.name}"')
         raise NotSupported("aggregateWindow with a custom fn (use mean, min, max, ...)")
@@ -42,7 +43,7 @@ def aggregate_window(call: Call) -> Stream:
     plan.require_bounds(source)
 
     def per_table(table: T.Table) -> T.Table | None:
-        return T.aggregate_window(
+        return W.aggregate_window(
             table,
             every=every.ns,
             period=period.ns,

@@ -104,11 +104,17 @@ class _FusedGroup:
                 # and drop remove the same labels from every layout), so missing reads as null.
                 column = [record.get(source) for _, record, _, _ in parts]
             else:
-                column = [
-                    cell
-                    for _, record, times, _ in parts
-                    for cell in repeat(record.get(source), len(times))
-                ]
+                first = parts[0][1].get(source)
+                if all(record.get(source) == first for _, record, _, _ in parts):
+                    # One value for the whole group (one device's series of a field, say): a
+                    # repeated tuple, as series tables hold their key columns, not a cell loop.
+                    column = (first,) * sum(len(times) for _, _, times, _ in parts)
+                else:
+                    column = [
+                        cell
+                        for _, record, times, _ in parts
+                        for cell in repeat(record.get(source), len(times))
+                    ]
             data.append(column)
         return T.Table(labels, types, self.key, self.keyvals, data)
 

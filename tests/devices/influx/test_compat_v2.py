@@ -189,14 +189,16 @@ def test_both_deletes_come_before_the_registry_changes(local_influx):
         for r in local_influx.local.stats.log
         if r.method in ("POST", "DELETE") and r.path != "/api/v2/query"
     ]
-    # device=..., clientId=..., then revoke the authorization, then soft-delete the registry.
-    assert steps[:4] == [
+    # device=..., clientId=..., its hourly rollup, then revoke the authorization, then
+    # soft-delete the registry.
+    assert steps[:5] == [
         "/api/v2/delete",
         "/api/v2/delete",
-        steps[2],
+        "/api/v2/delete",
+        steps[3],
         "/api/v2/write",
     ]
-    assert steps[2].startswith("/api/v2/authorizations/")
+    assert steps[3].startswith("/api/v2/authorizations/")
 
 
 @pytest.mark.localonly

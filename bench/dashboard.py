@@ -1,0 +1,213 @@
+"""Benchmark of a device dashboard at 1 hour vs 30 days: ``python -m bench.dashboard``.
+
+Starts the local InfluxDB-compatible server in-process, points Django (``tests.settings``, an
+in-memory SQLite database) at it, writes one virtual device's 30 days of 1-minute telemetry
+(every field ``simulate`` writes: 7 fields, 302,400 points) and, when the app has it, runs one
+hourly rollup pass (``manage.py rollup``). Then measures side by side, for range 1h and 30d:
+``influx.dashboard()``, a logged-in GET of the dashboard page and of ``dashboard/data`` (the
+shared render cache cleared before each call, so every call does its work): median time, and
+per call the InfluxDB queries, rows returned and the time the server spent answering them
+(from its request log). Prints the 30d/1h ratios (goal: 30d <= 2x 1h). Bounded (< 2 min).
+
+Where the time went before the rollup (the same benchmark on the earlier revision): 30d took
+14-36x the 1h time, 70-75% of it in the InfluxDB query (every one of the 302,400 raw points read,
+walked by five aggregates), most of the rest in the client parsing 2,565 CSV rows. With the
+rollup: 442 rows; what remains is the local server's work on ~20,000 rollup points and, for the
+page, rendering 30d's larger data tables.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import secrets
+import statistics
+import sys
+import time
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+DEVICE = "bench-dash-1"
+DAYS = 30
+REPEAT = 7
+GOAL_RATIO = 2.0
+BATCH_LINES = 20_000
+
+
+def _setup_django(server, bucket: str, bucket_auth: str) -> None:
+    import django
+    from django.conf import settings
+
+    settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    django.setup()
+    settings.INFLUX_URL = server.url
+    settings.INFLUX_TOKEN = server.token
+    settings.INFLUX_ORG = server.org
+    settings.INFLUX_BUCKET = bucket
+    settings.INFLUX_BUCKET_AUTH = bucket_auth
+    settings.INFLUX_TIMEOUT = "60"
+    settings.ALLOWED_HOSTS = ["testserver"]
+    settings.DEBUG = False
+
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, run_syncdb=True)
+
+
+def _write_month(write_api, bucket: str, org: str) -> int:
+    """30 days of the virtual device's 1-minute points, as ``simulate`` writes them."""
+    from devices import simulator
+    from devices.influx.fleet import line_prefix
+
+    stop = int(time.time() // 60)
+    first = stop - DAYS * 1440 + 1
+    model = simulator.Model(DEVICE, 0, moving=True)
+    lines = model.lines(line_prefix(DEVICE), first, stop)
+    batch, n = [], 0
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= BATCH_LINES:
+            write_api.write(bucket=bucket, org=org, record="".join(batch), write_precision="s")
+            n += len(batch)
+            batch = []
+    if batch:
+        write_api.write(bucket=bucket, org=org, record="".join(batch), write_precision="s")
+        n += len(batch)
+    return n
+
+
+def _one(server, fn) -> tuple[float, int, int, float]:
+    """(seconds, queries, rows, server seconds) of one call, the shared render cache cleared."""
+    from django.core.cache import cache
+
+    cache.clear()
+    server.stats.wait_idle()
+    server.stats.reset()
+    start = time.perf_counter()
+    fn()
+    elapsed = time.perf_counter() - start
+    server.stats.wait_idle()
+    stats = server.stats
+    server_s = sum(r.ms for r in stats.log if r.path.startswith("/api/v2/query")) / 1000
+    return elapsed, stats.queries, stats.rows_returned, server_s
+
+
+def _measure(server, calls: dict, repeat: int) -> dict:
+    """Median (seconds, queries, rows, server seconds) per call of each of ``calls``, measured
+    interleaved (1h, 30d, 1h, ...) so that the machine's load weighs on both alike."""
+    for fn in calls.values():
+        fn()  # warm up: connection, the engine's series index
+    gc.collect()
+    samples: dict = {name: [] for name in calls}
+    for _ in range(repeat):
+        for name, fn in calls.items():
+            samples[name].append(_one(server, fn))
+    return {
+        name: tuple(statistics.median(s[i] for s in got) for i in range(4))
+        for name, got in samples.items()
+    }
+
+
+def _rollup_pass() -> str:
+    """One hourly rollup pass, if this checkout has it (the baseline has not)."""
+    try:
+        from devices.influx import rollup
+    except ImportError:
+        return "no rollup in this checkout: 30d reads every raw point"
+    start = time.perf_counter()
+    passes = 0
+    while True:
+        result = rollup.run_pass()
+        passes += 1
+        if result.done or passes >= 10:
+            break
+    return (
+        f"rollup: {passes} pass(es) in {time.perf_counter() - start:.1f}s, "
+        f"covering {result.covered_from:%Y-%m-%d %H:%M} .. {result.covered_to:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def main() -> int:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    from localinflux.runner import LocalInflux
+
+    run_start = time.perf_counter()
+    token = secrets.token_urlsafe(32)
+    with LocalInflux(org="iot-center", bucket="iot_center", token=token) as server:
+        client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
+        client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
+        write_api = client.write_api(write_options=SYNCHRONOUS)
+        _setup_django(server, "iot_center", "iot_center_devices")
+
+        from devices import influx
+
+        influx.register_device(DEVICE)
+        start = time.perf_counter()
+        points = _write_month(write_api, "iot_center", server.org) * 7
+        print(f"  {points:,} points written in {time.perf_counter() - start:.1f}s", file=sys.stderr)
+        rollup_note = _rollup_pass()
+        print(f"  {rollup_note}", file=sys.stderr)
+
+        user = get_user_model().objects.create_user(
+            username="bench", password=secrets.token_urlsafe(16)
+        )
+        web = Client()
+        web.force_login(user)
+        base = f"/devices/{DEVICE}/dashboard/"
+        calls = {}
+        for range_key in ("1h", "30d"):
+
+            def svc(range_key=range_key):
+                return influx.dashboard(DEVICE, influx.TimeWindow.preset(range_key))
+
+            def page(range_key=range_key):
+                response = web.get(base, {"range": range_key})
+                assert response.status_code == 200, response.status_code
+
+            def data(range_key=range_key):
+                response = web.get(base + "data", {"range": range_key})
+                assert response.status_code == 200, response.status_code
+
+            board = svc()
+            assert board.charts, board.error
+            assert not board.error, board.error
+            calls.update({(range_key, 0): svc, (range_key, 1): page, (range_key, 2): data})
+        measured = _measure(server, calls, REPEAT)
+        rows = [(k, *(measured[(k, i)] for i in range(3))) for k in ("1h", "30d")]
+        write_api.close()
+        client.close()
+
+    print()
+    print(f"dashboard of one device with {DAYS} days of 1-minute data (7 fields): median time")
+    print("of repeated calls; per call, InfluxDB queries, rows returned and server time")
+    print(rollup_note)
+    header = f"{'range':>5} | {'what':<22} {'time':>10} {'queries':>7} {'rows':>7} {'server':>9}"
+    print(header)
+    print("-" * len(header))
+    names = ("influx.dashboard()", "GET dashboard page", "GET dashboard/data")
+    for range_key, *measured in rows:
+        for name, (t, q, r, s) in zip(names, measured, strict=True):
+            print(
+                f"{range_key:>5} | {name:<22} {t * 1000:>7.1f} ms {q:>7.0f} {r:>7,.0f}"
+                f" {s * 1000:>6.1f} ms"
+            )
+    hour, month = rows
+    ratios = [month[i][0] / hour[i][0] for i in (1, 2, 3)]
+    print(
+        "ratio 30d / 1h: "
+        + ", ".join(f"{name} x{ratio:.1f}" for name, ratio in zip(names, ratios, strict=True))
+    )
+    verdict = "meets" if max(ratios) <= GOAL_RATIO else "MISSES"
+    print(
+        f"worst ratio x{max(ratios):.1f}: {verdict} the x{GOAL_RATIO:.0f} goal; "
+        f"whole run {time.perf_counter() - run_start:.0f}s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Alerts in Chromium: a rule fires (evaluated in the test), the overview and the device's
+dashboard show it (the panel, and the threshold drawn on the chart), and staff acknowledge it
+from the dashboard; no CSP violation on the way."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from influxdb_client.client.write_api import SYNCHRONOUS
+from playwright.sync_api import expect
+
+from alerts.models import Alert, Rule
+from alerts.services import evaluate
+from devices import influx as svc
+from tests.browser.test_live_dashboard import page  # noqa: F401 (the Chromium page fixture)
+
+pytestmark = [pytest.mark.browser]
+
+# Pixels of the threshold's red (#c5221f) on a chart's canvas; the data line is blue.
+RED_PIXELS = """(figure) => {
+  const canvas = figure.querySelector("canvas");
+  const ctx = canvas.getContext("2d");
+  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  let red = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+    if (a > 100 && r > 150 && r - g > 80 && r - b > 80) red += 1;
+  }
+  return red;
+}"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_firing_alert_shows_on_the_overview_and_dashboard_and_is_acknowledged(
+    live_server,
+    influx,
+    staff_user,
+    page,  # noqa: F811
+):
+    svc.register_device("alarm-1")
+    stop = datetime.now(UTC).replace(microsecond=0)
+    times = [int((stop - timedelta(minutes=m)).timestamp()) for m in range(30)]
+    lines = [f"environment,device=alarm-1 CO2={1800 + i} {t}" for i, t in enumerate(times)]
+    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(influx.bucket, influx.org, lines, write_precision="s")
+    rule = Rule(name="CO2 high", device_id="alarm-1", field="CO2", threshold=1500, minutes=10)
+    rule.full_clean()
+    rule.save()
+    assert [a.device_id for a in evaluate().fired] == ["alarm-1"]
+
+    page.goto(f"{live_server.url}/accounts/login/?next=/")
+    page.get_by_label("Username").fill("operator")
+    page.get_by_label("Password").fill("operator-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    panel = page.get_by_role("region", name="Firing alerts")
+    expect(panel).to_contain_text("CO2 high")
+    expect(panel).to_contain_text("alarm-1")
+    expect(panel.get_by_role("link", name="History of alarm-1")).to_be_visible()
+
+    page.goto(f"{live_server.url}/devices/alarm-1/dashboard/?range=1h")
+    alerts = page.get_by_role("region", name="Alerts")
+    expect(alerts).to_contain_text("firing")
+    expect(alerts).to_contain_text("CO2 high")
+    expect(alerts).to_contain_text("CO2 above 1500 for 10 min")  # also said without JS
+    data = json.loads(page.locator("#board-data").text_content())
+    assert data["thresholds"] == {"CO2": [1500.0]}
+    figure = page.locator('figure.chart[data-field="CO2"]')
+    expect(figure.locator("canvas")).to_be_visible()
+    expect(figure).to_have_attribute("data-thresholds", "1500")
+    # The values are all 1,800 and more: the line at 1,500 is drawn because the scale was
+    # stretched to show it.
+    assert figure.evaluate(RED_PIXELS) > 100
+
+    alerts.get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("heading", name="Dashboard alarm-1")).to_be_visible()
+    expect(page.get_by_role("region", name="Alerts")).to_contain_text("Acknowledged by operator")
+    assert Alert.objects.get().acknowledged_by == staff_user
+    assert page.evaluate("window.__cspViolations") == []

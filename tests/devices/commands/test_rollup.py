@@ -1,0 +1,114 @@
+"""``manage.py rollup``: one pass by default, ``--since`` recomputes, ``--loop`` stops on a signal
+flag; the simulate backfill refreshes the rollup of what it wrote."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from devices import influx as svc
+from devices.influx import rollup
+from devices.management.commands.rollup import Command
+
+
+def write_hours(env, device_id: str, hours: int, stop: datetime, value: float = 21.0) -> None:
+    lines = [
+        f"environment,device={device_id} Temperature={value} "
+        f"{int((stop - timedelta(minutes=m)).timestamp())}"
+        for m in range(1, hours * 60, 10)
+    ]
+    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(env.bucket, env.org, lines, write_precision="s")
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("rollup", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+def test_one_pass_rolls_up_and_says_what_it_covers(influx, settings):
+    settings.ROLLUP_MAX_HOURS = 24
+    write_hours(influx, "dev-1", 5, datetime.now(UTC))
+    out = run()
+    assert "Rolled up 24 hours" in out
+    assert "catching up" in out  # ROLLUP_DAYS (31) are not covered yet
+    cov = rollup.read_coverage()
+    assert cov.stop == rollup.floor_hour(datetime.now(UTC))
+    assert cov.stop - cov.start == timedelta(hours=24)
+    # The next pass goes on backward from there.
+    run()
+    assert rollup.read_coverage().start == cov.start - timedelta(hours=24)
+
+
+def test_since_recomputes_a_range(influx, settings):
+    settings.ROLLUP_MAX_HOURS = 24 * 40
+    now = datetime.now(UTC)
+    run()
+    write_hours(influx, "dev-1", 3, now - timedelta(days=2), value=55.0)  # a late backfill
+    window = svc.TimeWindow(now - timedelta(days=3), now, "2h")
+    svc.register_device("dev-1")
+    assert svc.dashboard("dev-1", window).charts[0].count == 0  # rolled up before it came
+    out = run("--since", (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
+    assert "Rolled up 72 hours" in out
+    (chart,) = svc.dashboard("dev-1", window).charts
+    assert chart.max == 55.0
+    assert chart.count == svc.dashboard("dev-1", window, use_rollup=False).charts[0].count
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--since", "yesterday"), "Not a date and time"),
+        (("--since", "2026-11-01T00:00", "--loop"), "without --loop"),
+        (("--interval", "0", "--loop"), "must be positive"),
+    ],
+)
+def test_bad_options_are_clear_errors(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("rollup", *args, stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.django_db
+def test_an_unreachable_influxdb_is_reported_and_the_loop_goes_on(offline_influx):
+    err = StringIO()
+    command = Command(stdout=StringIO(), stderr=err)
+    assert command.step() is None
+    assert "Rollup pass failed" in err.getvalue()
+    with pytest.raises(CommandError, match="failed"):
+        call_command("rollup", stdout=StringIO(), stderr=StringIO())
+
+
+def test_the_loop_stops_soon_after_sigterm(influx):
+    out = StringIO()
+    command = Command(stdout=out, stderr=StringIO())
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    timer.start()
+    started = time.monotonic()
+    command.handle(loop=True, interval=30)  # the handler only sets a flag
+    assert time.monotonic() - started < 10  # slept in 1-second slices, not 30 seconds
+    assert "Stopped by SIGTERM" in out.getvalue()
+    assert signal.getsignal(signal.SIGTERM) != command.on_signal  # restored
+
+
+def test_a_simulate_backfill_refreshes_the_rollup_of_what_it_wrote(influx, settings):
+    settings.ROLLUP_MAX_HOURS = 24 * 40
+    run()  # rolled up (an empty bucket) before the device's backfill
+    call_command(
+        "simulate", "sim-1", "--create", "--backfill-days", "1", stdout=StringIO(), verbosity=0
+    )
+    now = datetime.now(UTC)
+    window = svc.TimeWindow(now - timedelta(days=2), now, "2h")
+    rolled = svc.dashboard("sim-1", window)
+    raw = svc.dashboard("sim-1", window, use_rollup=False)
+    assert [c.field for c in rolled.charts] == [c.field for c in raw.charts]
+    assert [c.count for c in rolled.charts] == [c.count for c in raw.charts]
+    assert rolled.charts[0].count >= 1_400

@@ -1,0 +1,139 @@
+"""Live dashboards watched by many: the same device and preset range is read from InfluxDB at
+most once per refresh interval (``devices.live.shared_render``), whoever asks, and nothing of
+one viewer reaches another."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connections
+from django.test import Client
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from devices import influx as svc
+from devices import live
+
+
+def write(env, value: float, minutes_ago: float = 1) -> None:
+    at = int((datetime.now(UTC) - timedelta(minutes=minutes_ago)).timestamp())
+    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(
+            env.bucket,
+            env.org,
+            [f"environment,device=busy Temperature={value} {at}"],
+            write_precision="s",
+        )
+
+
+def queries(env, fn):
+    env.local.stats.wait_idle()
+    env.local.stats.reset()
+    result = fn()
+    env.local.stats.wait_idle()
+    return result, env.local.stats.queries
+
+
+@pytest.fixture
+def busy(local_influx):
+    svc.register_device("busy")
+    write(local_influx, 21.5)
+    return local_influx
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_viewers_within_the_interval_share_one_read(busy, staff_user, plain_user):
+    staff, viewer = logged_in(staff_user), logged_in(plain_user)
+
+    def views():
+        return [
+            staff.get("/devices/busy/dashboard/", {"range": "1h"}),
+            viewer.get("/devices/busy/dashboard/", {"range": "1h"}),
+            *(c.get("/devices/busy/dashboard/data", {"range": "1h"}) for c in (staff, viewer)),
+        ]
+
+    pages, count = queries(busy, views)
+    assert count == 2  # one dashboard read (device + charts) for four requests by two users
+    assert all(p.status_code == 200 for p in pages)
+    staff_page, viewer_page = (p.content.decode() for p in pages[:2])
+    assert "operator" in staff_page
+    assert "operator" not in viewer_page
+    assert "viewer" in viewer_page
+    assert json.loads(pages[2].content) == json.loads(pages[3].content)
+    # Another range is another read.
+    _, count = queries(busy, lambda: viewer.get("/devices/busy/dashboard/data", {"range": "6h"}))
+    assert count == 2
+
+
+def test_viewers_arriving_together_wait_for_one_read(busy, staff_user):
+    clients = [logged_in(staff_user) for _ in range(8)]
+    busy.local.faults.add(delay=0.3, path="/api/v2/query", count=2)  # a slow first read
+    statuses = []
+
+    def view(client):
+        try:
+            response = client.get("/devices/busy/dashboard/data", {"range": "1h"})
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()  # a thread's own database connection (sessions, alerts)
+
+    def together():
+        threads = [threading.Thread(target=view, args=(c,)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    _, count = queries(busy, together)
+    assert statuses == [200] * 8
+    assert count == 2
+
+
+def test_after_the_interval_the_data_is_fresh(busy, staff_user, monkeypatch):
+    monkeypatch.setattr(live, "SHARED_SECONDS", 1)
+    client = logged_in(staff_user)
+
+    def latest():
+        data = json.loads(client.get("/devices/busy/dashboard/data", {"range": "1h"}).content)
+        return data["readings"][0]["value"]
+
+    assert latest() == "21.50"
+    write(busy, 30.25, minutes_ago=0)
+    assert latest() == "21.50"  # within the interval: the shared read
+    time.sleep(1.1)
+    value, count = queries(busy, latest)
+    assert value == "30.25"
+    assert count == 2
+
+
+def test_custom_ranges_are_not_shared(busy, staff_user):
+    client = logged_in(staff_user)
+    now = datetime.now(UTC)
+    custom = {"start": (now - timedelta(hours=2)).isoformat(), "stop": now.isoformat()}
+    _, count = queries(
+        busy, lambda: [client.get("/devices/busy/dashboard/data", custom) for _ in range(2)]
+    )
+    assert count == 4
+
+
+def test_write_data_now_shows_at_once_on_the_page_it_returns_to(busy, staff_user):
+    """The shared read is dropped when this app writes the device's data: the operator who
+    pressed "Write data now" sees the new point, not the interval's earlier read."""
+    client = logged_in(staff_user)
+
+    def temperature():
+        data = json.loads(client.get("/devices/busy/dashboard/data", {"range": "1h"}).content)
+        return next(r["value"] for r in data["readings"] if r["field"] == "Temperature")
+
+    assert temperature() == "21.50"
+    response = client.post("/devices/busy/write-now/", {"what": "now"})
+    assert response.status_code == 302
+    assert temperature() != "21.50"  # the simulated point of this minute

@@ -1,0 +1,75 @@
+"""The device list's live refresh: ``/devices/last-telemetry?d=...`` gives the last telemetry
+and freshness label of a page's devices in one query, whatever the fleet size."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from devices import pages
+from tests.devices.test_views_overview import now, point, register, write
+
+URL = "/devices/last-telemetry"
+
+
+def test_it_gives_each_devices_last_telemetry_and_freshness(staff_client, influx):
+    register(influx, ["live-1", "old-1", "never-1"])
+    write(influx, influx.bucket, [point("live-1", 0.5, Temperature=1), point("old-1", 90, CO2=1)])
+    response = staff_client.get(URL, {"d": ["live-1", "old-1", "never-1", "not registered!"]})
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    devices = response.json()["devices"]
+    assert devices["live-1"]["freshness"] == "just now"
+    assert devices["live-1"]["class"] == "fresh"
+    assert devices["old-1"]["freshness"] == "long time ago"
+    assert devices["old-1"]["ago"] == "1\xa0hour ago"  # as the page prints it
+    assert devices["never-1"] == {
+        "last_seen": None,
+        "utc": "",
+        "ago": "never",
+        "freshness": "no data",
+        "class": "stale",
+    }
+    assert devices["not registered!"]["last_seen"] is None  # an id no query can take
+    last = now() - timedelta(minutes=90)
+    assert devices["old-1"]["last_seen"] == last.isoformat()
+
+
+def test_it_needs_a_login_and_one_to_a_page_of_ids(staff_client, influx):
+    assert Client().get(URL, {"d": "x"}).status_code == 302
+    assert staff_client.get(URL).status_code == 400
+    too_many = [f"d-{i}" for i in range(pages.PER_PAGE + 1)]
+    assert staff_client.get(URL, {"d": too_many}).status_code == 400
+
+
+@pytest.mark.localonly
+def test_a_page_of_devices_costs_one_query_with_10_or_1000_registered(staff_client, local_influx):
+    stats = local_influx.local.stats
+    register(local_influx, [f"dev-{i:04d}" for i in range(10)])
+    page = [f"dev-{i:04d}" for i in range(pages.PER_PAGE)]
+
+    def cost():
+        stats.wait_idle()
+        stats.reset()
+        assert staff_client.get(URL, {"d": page}).status_code == 200
+        stats.wait_idle()
+        return stats.queries, stats.rows_returned
+
+    small = cost()
+    ids = [f"dev-{i:04d}" for i in range(1000)]
+    register(local_influx, ids)
+    write(local_influx, local_influx.bucket, [point(d, 1, Temperature=2) for d in ids])
+    large = cost()
+    assert small == (1, 0)
+    assert large == (1, pages.PER_PAGE)  # one row per device of the page with telemetry
+
+
+def test_the_list_page_carries_what_the_script_needs(staff_client, influx):
+    register(influx, ["dev-1"])
+    page = staff_client.get("/devices/").content.decode()
+    assert 'data-live-url="/devices/last-telemetry"' in page
+    assert '<tr data-device="dev-1">' in page
+    assert 'src="/static/js/devicelist.js"' in page or "devicelist" in page
+    assert '<span class="freshness stale">no data</span>' in page
