@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from devices import influx as svc
@@ -27,6 +28,9 @@ def page(monkeypatch):
         try:
             yield page
         finally:
+            # ORM calls made while Playwright's event loop ran have their own connections
+            # (Django keeps one set per asyncio context): close them in that loop.
+            connections.close_all()
             context.close()
             browser.close()
 
