@@ -35,6 +35,7 @@ CONTROL_PREFIX = "/api/v2/localinflux/"
 # text for a batch over its configured maximum): a gzip bomb cannot take the memory.
 MAX_BODY_BYTES = 64 << 20
 TOO_LARGE = "unable to read data: points batch is too large"
+DRAIN_BYTES = 1 << 30  # a refused body up to this size is read (and dropped) before the 413
 
 
 class BodyTooLarge(Exception):
@@ -93,6 +94,8 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("OPTIONS")
 
     def _read_body(self) -> bytes:
+        """The body; ``BodyTooLarge`` past ``MAX_BODY_BYTES``, after reading and dropping the
+        rest (up to ``DRAIN_BYTES``) so the client, still sending, gets to read the 413."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             parts = []
             total = 0
@@ -100,19 +103,34 @@ class Handler(BaseHTTPRequestHandler):
                 line = self.rfile.readline(65537)
                 size = int(line.split(b";", 1)[0].strip() or b"0", 16)
                 total += size
-                if total > MAX_BODY_BYTES:
+                if total > DRAIN_BYTES:
                     raise BodyTooLarge
                 if size == 0:
                     while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     break
-                parts.append(self.rfile.read(size))
+                if total > MAX_BODY_BYTES:
+                    parts = []
+                    self._discard(size)
+                else:
+                    parts.append(self.rfile.read(size))
                 self.rfile.readline(65537)
+            if total > MAX_BODY_BYTES:
+                raise BodyTooLarge
             return b"".join(parts)
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
+            if length <= DRAIN_BYTES:
+                self._discard(length)
             raise BodyTooLarge
         return self.rfile.read(length) if length > 0 else b""
+
+    def _discard(self, n: int) -> None:
+        while n > 0:
+            chunk = self.rfile.read(min(n, 1 << 16))
+            if not chunk:
+                return
+            n -= len(chunk)
 
     def setup(self):
         super().setup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import http.client
 import json
 
 import pytest
@@ -103,3 +104,20 @@ def test_bad_utf8_and_broken_gzip_are_a_400(server, raw, body, headers):
     resp = raw("POST", write_url(server), body, headers=headers)
     assert resp.status == 400
     assert resp.json["code"] == "invalid"
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(server, small_limit):
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        chunks = (b"m v=1 1\n" * 8192 for _ in range(LIMIT // 65536 + 2))  # 64 KiB each
+        conn.request(
+            "POST",
+            write_url(server),
+            body=chunks,
+            headers={"Authorization": f"Token {server.token}", "Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        resp = conn.getresponse()
+        assert (resp.status, json.loads(resp.read())) == (413, TOO_LARGE)
+    finally:
+        conn.close()
