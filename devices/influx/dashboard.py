@@ -95,6 +95,11 @@ class TimeWindow:
         return self.start, self.stop
 
 
+def _chart(field: str, times: list, values: list, *stats) -> Chart:
+    points = [SeriesPoint(t, v) for t, v in zip(times, values, strict=True)]
+    return Chart(field, points, *stats)
+
+
 @dataclass(frozen=True)
 class Chart:
     field: str
@@ -103,6 +108,14 @@ class Chart:
     max: float | None = None
     mean: float | None = None
     count: int = 0
+
+    def __reduce__(self):
+        # Pickled (the shared live-viewer cache) as plain lists: a 30-day board's 2,500
+        # points as objects cost more to pickle than reading them. Times shared by the
+        # charts (one datetime per window) stay shared in the pickle.
+        times = [p.time for p in self.points]
+        values = [p.value for p in self.points]
+        return _chart, (self.field, times, values, self.min, self.max, self.mean, self.count)
 
 
 @dataclass(frozen=True)
