@@ -245,27 +245,15 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
     every_s = WINDOW_SECONDS[every]
     windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
     stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
-    columns = [(name, windows[name], f"{name}_sum", f"{name}_count") for name in shown]
+    rolled = []  # (window end, row) of the pivoted rollup rows: <field>_sum, <field>_count
     for row in rows:
         result, name, at = row.get("result") or "", row.get("_field"), row.get("_time")
-        if result != rq.DASH_ROLLUP_WINDOWS and owner(row) != device_id:
-            continue  # raw rows of another owner (``device`` naming a board type)
         if result == rq.DASH_ROLLUP_WINDOWS:
-            if at is None:
-                continue
-            end = _window_end(at, every_s)
-            for _, slots, sum_col, count_col in columns:  # pivoted: <field>_sum, _count
-                # Float columns (the rollup writes floats only): a number or None.
-                total, count = row.get(sum_col), row.get(count_col)
-                if total is None or count is None:
-                    continue
-                slot = slots.get(end)
-                if slot is None:
-                    slots[end] = [total, count]
-                else:
-                    slot[0] += total
-                    slot[1] += count
+            if at is not None:
+                rolled.append((_window_end(at, every_s), row))
             continue
+        if owner(row) != device_id:
+            continue  # raw rows of another owner (``device`` naming a board type)
         if name not in stats:
             continue
         value = row.get("_value")
@@ -281,6 +269,18 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
             key, pick = ("min", min) if result.endswith("_min") else ("max", max)
             entry = stats[name]
             entry[key] = float(value) if entry[key] is None else pick(entry[key], float(value))
+    for name in shown:  # one field at a time over the rollup rows: no per-cell slot lists
+        slots, sum_col, count_col = windows[name], f"{name}_sum", f"{name}_count"
+        for end, row in rolled:
+            # Float columns (the rollup writes floats only): a number or None.
+            total, count = row.get(sum_col), row.get(count_col)
+            if total is None or count is None:
+                continue
+            slot = slots.get(end)
+            if slot is None:
+                slots[end] = (total, count)
+            else:
+                slots[end] = (slot[0] + total, slot[1] + count)
     stop_s = plan.stop.timestamp()
     times: dict[int, datetime] = {}  # one datetime per window, shared by the fields
     charts = []
