@@ -15,7 +15,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 
-from . import influx
+from . import influx, live
 from .ranges import RangeForm
 from .views import staff_required
 
@@ -147,5 +147,6 @@ def write_now(request: HttpRequest, device_id: str):
         }
         return render(request, "devices/write_now.html", ctx, status=400)
     result = influx.write_simulated(device_id, days=form.day_count)
+    live.forget(result.device_id)
     _report(request, result)
     return redirect(_back(request, result.device_id))

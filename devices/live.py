@@ -130,6 +130,12 @@ def _shared_key(device_id: str, range_key: str) -> str:
     return f"iotcenter:dashboard:{digest}"
 
 
+def forget(device_id: str) -> None:
+    """Drop a device's shared dashboards (every preset), after this app changed its data: the
+    page the operator is sent back to must show the change, not the last interval's read."""
+    cache.delete_many([_shared_key(device_id, key) for key in influx.RANGES])
+
+
 def _render(board) -> SharedRender:
     return SharedRender(board, board_json(board))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest
 
-from . import influx, token_stash
+from . import influx, live, token_stash
 from .api import provisioning
 from .forms import RegisterForm, RemoveForm
 
@@ -71,6 +71,7 @@ def remove_if_confirmed(request: HttpRequest, device: influx.Device, form: Remov
         return False
     delete_telemetry = form.cleaned_data["delete_telemetry"]
     all_deleted = influx.remove_device(device.device_id, delete_telemetry=delete_telemetry)
+    live.forget(device.device_id)
     if not delete_telemetry:
         extra = "; its telemetry is kept"
     elif all_deleted:

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connections
 from django.test import Client
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -78,7 +79,11 @@ def test_viewers_arriving_together_wait_for_one_read(busy, staff_user):
     statuses = []
 
     def view(client):
-        statuses.append(client.get("/devices/busy/dashboard/data", {"range": "1h"}).status_code)
+        try:
+            response = client.get("/devices/busy/dashboard/data", {"range": "1h"})
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()  # a thread's own database connection (sessions, alerts)
 
     def together():
         threads = [threading.Thread(target=view, args=(c,)) for c in clients]
@@ -117,3 +122,18 @@ def test_custom_ranges_are_not_shared(busy, staff_user):
         busy, lambda: [client.get("/devices/busy/dashboard/data", custom) for _ in range(2)]
     )
     assert count == 4
+
+
+def test_write_data_now_shows_at_once_on_the_page_it_returns_to(busy, staff_user):
+    """The shared read is dropped when this app writes the device's data: the operator who
+    pressed "Write data now" sees the new point, not the interval's earlier read."""
+    client = logged_in(staff_user)
+
+    def temperature():
+        data = json.loads(client.get("/devices/busy/dashboard/data", {"range": "1h"}).content)
+        return next(r["value"] for r in data["readings"] if r["field"] == "Temperature")
+
+    assert temperature() == "21.50"
+    response = client.post("/devices/busy/write-now/", {"what": "now"})
+    assert response.status_code == 302
+    assert temperature() != "21.50"  # the simulated point of this minute
