@@ -24,6 +24,8 @@ TRACK_W, TRACK_H, TRACK_PAD = 360, 360, 16
 
 def finite(value) -> float | None:
     """``value`` as a finite float, or None (missing, NaN, ±inf, not a number)."""
+    if type(value) is float:  # the common case, first
+        return value if math.isfinite(value) else None
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
@@ -154,8 +156,15 @@ def line_chart_geometry(points, *, start: datetime, end: datetime) -> dict:
     ticks = nice_ticks(min(values), max(values))
     low, high = ticks[0], ticks[-1]
 
+    half, low_half = _half_span(low, high), low / 2
+
     def y_of(v: float) -> float:
-        f = min(max(fraction(v, low, high), 0.0), 1.0)
+        # fraction(v, low, high) clamped to [0, 1], inlined (called once per window).
+        f = (v / 2 - low_half) / half if half else 0.5
+        if f < 0.0:
+            f = 0.0
+        elif f > 1.0:
+            f = 1.0
         return round(PAD_T + plot_h - f * plot_h, 1)
 
     geometry["yticks"] = [{"y": y_of(v), "label": tick_label(v)} for v in ticks]

@@ -91,20 +91,28 @@ def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
     }
 
 
-def page_context(board, thresholds: dict[str, list[float]] | None = None) -> dict:
+def page_context(
+    board, thresholds: dict[str, list[float]] | None = None, data: dict | None = None
+) -> dict:
+    """``data``: ``board_json(board)`` when already made (``SharedRender.data``), not redone."""
     window = board.window
     charts = [c for c in board.charts if c.field not in POSITION_FIELDS]
     has_track = {"Lat", "Lon"} <= {c.field for c in board.charts}
     if not has_track:
         charts = board.charts
+    track_rows = positions(board) if has_track else []
     data_url = reverse("devices:dashboard-data", args=[board.device.device_id])
+    if data is None:
+        data = board_json(board, thresholds)
+    else:
+        data = {**data, "thresholds": thresholds or {}}
     return {
         "charts": charts,
-        "track": track_geometry(positions(board)) if has_track else None,
-        "track_rows": positions(board) if has_track else [],
+        "track": track_geometry(track_rows) if has_track else None,
+        "track_rows": track_rows,
         "ranges": list(influx.RANGES),
         "range_key": window.range_key,
-        "board_json": board_json(board, thresholds),
+        "board_json": data,
         "data_url": data_url,
         "refresh_seconds": REFRESH_SECONDS,
     }

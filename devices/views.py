@@ -169,10 +169,11 @@ def detail(request: HttpRequest, device_id: str):
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
     form = RangeForm(request.GET)
-    board = live.shared_render(device_id, form.window()).board
+    shared = live.shared_render(device_id, form.window())
+    board = shared.board
     alerts = page_alerts([board.device.device_id], thresholds_for=board.device.device_id)
     ctx = {"board": board, "device": board.device, "form": form, "page_alerts": alerts}
-    ctx.update(live.page_context(board, thresholds=alerts.threshold_values()))
+    ctx.update(live.page_context(board, alerts.threshold_values(), shared.data))
     return render(request, "devices/dashboard.html", ctx)
 
 

@@ -95,6 +95,11 @@ class TimeWindow:
         return self.start, self.stop
 
 
+def _chart(field: str, times: list, values: list, *stats) -> Chart:
+    points = [SeriesPoint(t, v) for t, v in zip(times, values, strict=True)]
+    return Chart(field, points, *stats)
+
+
 @dataclass(frozen=True)
 class Chart:
     field: str
@@ -103,6 +108,14 @@ class Chart:
     max: float | None = None
     mean: float | None = None
     count: int = 0
+
+    def __reduce__(self):
+        # Pickled (the shared live-viewer cache) as plain lists: a 30-day board's 2,500
+        # points as objects cost more to pickle than reading them. Times shared by the
+        # charts (one datetime per window) stay shared in the pickle.
+        times = [p.time for p in self.points]
+        values = [p.value for p in self.points]
+        return _chart, (self.field, times, values, self.min, self.max, self.mean, self.count)
 
 
 @dataclass(frozen=True)
@@ -232,27 +245,15 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
     every_s = WINDOW_SECONDS[every]
     windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
     stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
-    columns = [(name, windows[name], f"{name}_sum", f"{name}_count") for name in shown]
+    rolled = []  # (window end, row) of the pivoted rollup rows: <field>_sum, <field>_count
     for row in rows:
         result, name, at = row.get("result") or "", row.get("_field"), row.get("_time")
-        if result != rq.DASH_ROLLUP_WINDOWS and owner(row) != device_id:
-            continue  # raw rows of another owner (``device`` naming a board type)
         if result == rq.DASH_ROLLUP_WINDOWS:
-            if at is None:
-                continue
-            end = _window_end(at, every_s)
-            for _, slots, sum_col, count_col in columns:  # pivoted: <field>_sum, _count
-                # Float columns (the rollup writes floats only): a number or None.
-                total, count = row.get(sum_col), row.get(count_col)
-                if total is None or count is None:
-                    continue
-                slot = slots.get(end)
-                if slot is None:
-                    slots[end] = [total, count]
-                else:
-                    slot[0] += total
-                    slot[1] += count
+            if at is not None:
+                rolled.append((_window_end(at, every_s), row))
             continue
+        if owner(row) != device_id:
+            continue  # raw rows of another owner (``device`` naming a board type)
         if name not in stats:
             continue
         value = row.get("_value")
@@ -268,6 +269,18 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
             key, pick = ("min", min) if result.endswith("_min") else ("max", max)
             entry = stats[name]
             entry[key] = float(value) if entry[key] is None else pick(entry[key], float(value))
+    for name in shown:  # one field at a time over the rollup rows: no per-cell slot lists
+        slots, sum_col, count_col = windows[name], f"{name}_sum", f"{name}_count"
+        for end, row in rolled:
+            # Float columns (the rollup writes floats only): a number or None.
+            total, count = row.get(sum_col), row.get(count_col)
+            if total is None or count is None:
+                continue
+            slot = slots.get(end)
+            if slot is None:
+                slots[end] = (total, count)
+            else:
+                slots[end] = (slot[0] + total, slot[1] + count)
     stop_s = plan.stop.timestamp()
     times: dict[int, datetime] = {}  # one datetime per window, shared by the fields
     charts = []

@@ -108,10 +108,6 @@ def rollup_source(
     return query
 
 
-def _owner_group() -> str:
-    return f"  |> group(columns: {_columns('_field', *DEVICE_TAGS)})\n"
-
-
 def dashboard_rollup(
     bucket: str,
     device_id: str,
@@ -127,10 +123,12 @@ def dashboard_rollup(
     query.
 
     Raw parts: ``<part>_sum`` and ``<part>_count`` per window, ``<part>_min``/``_max`` per
-    field and owner. Rollup part: ``rollup_windows`` (per window the sum of the hourly sums
-    and of the counts, pivoted into columns ``<field>_sum`` and ``<field>_count``: one row
-    per window for all fields), ``rollup_min``/``rollup_max``. Windows are Flux's (aligned
-    to the epoch); the caller adds up what each part gave a window.
+    series (not regrouped per owner: the caller takes the min/max of an owner's rows; a
+    ``group`` per part cost more than the few extra rows of devices with sensor tags).
+    Rollup part: ``rollup_windows`` (per window the sum of the hourly sums and of the
+    counts, pivoted into columns ``<field>_sum`` and ``<field>_count``: one row per window
+    for all fields), ``rollup_min``/``rollup_max`` (per series, likewise). Windows are
+    Flux's (aligned to the epoch); the caller adds up what each part gave a window.
     """
     ids = _device_ids([device_id])
     if not fields:
@@ -158,7 +156,7 @@ def dashboard_rollup(
             )
         for fn in ("min", "max"):
             query += (
-                f"{name}\n{_owner_group()}  |> {fn}()\n"
+                f"{name}\n  |> {fn}()\n"
                 + owner_keep
                 + f"  |> yield(name: {quote(f'{name}_{fn}')})\n"
             )
@@ -181,7 +179,6 @@ def dashboard_rollup(
     for fn, result in (("min", DASH_ROLLUP_MIN), ("max", DASH_ROLLUP_MAX)):
         query += (
             f"rolled\n  |> filter(fn: (r) => {stat} == {quote(fn)})\n"
-            + _owner_group()
             + f"  |> {fn}()\n"
             + owner_keep
             + f"  |> yield(name: {quote(result)})\n"

@@ -6,11 +6,13 @@ work without JavaScript and offline; ``static/js/charts.js`` adds hover and live
 
 from __future__ import annotations
 
+import html
 import math
 from datetime import UTC, datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from devices.charts import gauge_fraction, line_chart_geometry, nice_ticks
@@ -117,11 +119,55 @@ def number(value) -> str:
 # ---- charts ---------------------------------------------------------------------------------
 
 
-@register.inclusion_tag("includes/line_chart.html")
-def line_chart(chart, window) -> dict:
+def _utc_labels(context) -> dict:
+    """This page render's escaped ``utc`` labels by time: the charts of one board share their
+    window times (a 30-day board: 7 tables of 361 rows, 361 distinct times)."""
+    labels = context.render_context.get("iot_utc_labels")
+    if labels is None:
+        labels = context.render_context["iot_utc_labels"] = {}
+    return labels
+
+
+def _cell(value) -> str:
+    """``number(value)``, escaped: a number's text (digits, ``,.-``, ``inf``, ``nan``) needs
+    no escaping, anything else is escaped."""
+    if type(value) is float or type(value) is int:
+        return number(value)
+    return html.escape(number(value))
+
+
+def table_rows(context, rows) -> SafeString:
+    """``<tr>`` rows of ``(time, value, ...)``: the time as ``utc``, each value as ``number``,
+    escaped; one pass in Python instead of template filters per cell (the 30-day tables)."""
+    labels = _utc_labels(context)
+    out = []
+    for t, *values in rows:
+        label = labels.get(t)
+        if label is None:
+            label = labels[t] = html.escape(utc(t))
+        cells = "".join(f'<td class="num">{_cell(v)}</td>' for v in values)
+        out.append(f"<tr><td>{label}</td>{cells}</tr>")
+    return SafeString("".join(out))
+
+
+@register.simple_tag(takes_context=True)
+def track_table_rows(context, rows) -> SafeString:
+    """The position track's coordinates table body: ``(time, lat, lon)`` rows."""
+    return table_rows(context, rows)
+
+
+@register.inclusion_tag("includes/line_chart.html", takes_context=True)
+def line_chart(context, chart, window) -> dict:
     """A dashboard chart (``influx.Dashboard.charts``) over its window, with its data table."""
     geometry = line_chart_geometry(chart.points, start=window.start, end=window.stop)
-    return {"field": chart.field, "unit": unit(chart.field), "chart": geometry, "data": chart}
+    rows = table_rows(context, ((p.time, p.value) for p in chart.points))
+    return {
+        "field": chart.field,
+        "unit": unit(chart.field),
+        "chart": geometry,
+        "data": chart,
+        "rows": rows,
+    }
 
 
 def gauge_geometry(field: str, value) -> dict | None:

@@ -202,8 +202,9 @@ def test_one_hour_and_thirty_days_cost_the_same_queries_and_bounded_rows(local_i
     assert 43_000 <= month.charts[0].count <= 43_300
     # 86,400 raw points in the range. Read: one row per 2-hour window for all fields (361 at
     # most); per field at most 14 for the raw first hour and the hour in progress (sum and
-    # count in at most 2 windows each, min and max of each of the 3 parts); at most 10 for the
-    # registry, the latest values and the rollup's coverage. 43,200 points a field either way.
+    # count in at most 2 windows each, min and max of each of the 3 parts per series: one a
+    # field here); at most 10 for the registry, the latest values and the rollup's coverage.
+    # 43,200 points a field either way.
     assert month_rows <= 361 + 14 * 2 + 10, month_rows
 
 
