@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connections
 from django.test import Client
 from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect, sync_playwright
@@ -57,6 +58,9 @@ def page(browser):
         yield page
         assert page.evaluate("window.__cspViolations") == []
     finally:
+        # ORM calls made while Playwright's event loop ran have their own connections
+        # (Django keeps one set per asyncio context): close them in that loop.
+        connections.close_all()
         context.close()
 
 
