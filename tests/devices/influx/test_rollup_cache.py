@@ -153,3 +153,15 @@ def test_a_warm_thirty_days_is_two_queries_and_fewer_rows(local_influx, settings
     assert cold_rows > 300
     assert warm_rows < 30, warm_rows
     assert [c.count for c in warm.charts] == [c.count for c in cold.charts]
+
+
+@pytest.mark.localonly
+def test_a_range_of_whole_covered_hours_shown_again_needs_no_charts_query(history):
+    env, at = history
+    pass_at(at)
+    window = TimeWindow(at - 48 * HOUR, at, "2h")  # no raw first hour, nothing after `to`
+    cold, cold_queries, _, _ = read(env, "r1", window)
+    warm, warm_queries, _, _ = read(env, "r1", window)
+    assert (cold_queries, warm_queries) == (2, 1)
+    assert_same_board(warm, cold)
+    assert_same_board(warm, raw("r1", window))
