@@ -9,6 +9,9 @@ Bounded work whatever the range, the amount of data or the fleet size:
   covers and raw points only for the rest (the partial first hour, the hours after the
   rollup's high-water mark): the first query also reads the rollup's coverage, the second adds
   up sums and counts per window, so the result is the raw computation's at any range;
+* the rollup part's result (per field and window, sums and counts; min/max) is kept in
+  Django's cache under the device, fields, window, covered hours and the coverage marker
+  (with its per-pass stamp): a refresh within the hour reads only the raw parts;
 * fields whose latest values are not numbers (a string or boolean a device wrote) are named,
   not aggregated: Flux's ``mean`` would fail the whole query on them;
 * the overview costs two queries: the registered ids, then every device's newest values and
@@ -17,10 +20,14 @@ Bounded work whatever the range, the amount of data or the fleet size:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
+
+from django.conf import settings
+from django.core.cache import cache
 
 from devices import queries
 from devices.queries import rollup as rq
@@ -48,6 +55,8 @@ WINDOWS = [
 WINDOW_SECONDS = {text: length for length, text in WINDOWS}
 # Windows at least this long read the hourly rollup where it covers the range.
 ROLLUP_WINDOW_S = 3600
+# How long a rollup part stays cached: its key changes with the marker anyway.
+PART_CACHE_SECONDS = 3600
 # Custom ranges are refused beyond this (and before 1970 or in the far future).
 MAX_SPAN = timedelta(days=366 * 10)
 
@@ -239,19 +248,67 @@ def _window_end(at: datetime, every_s: int) -> int:
     return math.ceil(at.timestamp() / every_s) * every_s
 
 
-def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: str, shown):
+def _part_key(device: Device, every: str, shown, plan: RollupPlan, cov) -> str | None:
+    """Cache key of a rollup part, or None (not cached) for a marker without a pass stamp.
+    The device's registration time: a removed and registered again device gets new keys."""
+    if cov.stamp is None:
+        return None
+    where = (settings.INFLUX_URL, settings.INFLUX_ORG, settings.INFLUX_BUCKET)
+    created = device.created_at.timestamp() if device.created_at else None
+    hours = tuple(t.timestamp() for t in (*plan.rolled, cov.start, cov.stop))
+    ident = (*where, device.device_id, created, every, tuple(shown), hours, cov.stamp)
+    return "iotcenter:rollup-part:" + hashlib.sha256(repr(ident).encode()).hexdigest()
+
+
+def _rolled_part(rows: list[dict], device_id: str, every: str, shown) -> dict:
+    """The rollup part of ``queries.dashboard_rollup``'s rows as plain lists (cacheable):
+    ``windows``: per field ``[window end, sum, count]`` in time order; ``min``/``max``: per
+    field."""
+    every_s = WINDOW_SECONDS[every]
+    windows: dict[str, dict[int, tuple]] = {name: {} for name in shown}
+    picked: dict[str, dict[str, float]] = {"min": {}, "max": {}}
+    columns = [(windows[name], f"{name}_sum", f"{name}_count") for name in shown]
+    for row in rows:
+        result = row.get("result")
+        if result == rq.DASH_ROLLUP_WINDOWS:
+            at = row.get("_time")
+            if at is None:
+                continue
+            end = _window_end(at, every_s)
+            for slots, sum_col, count_col in columns:
+                # Float columns (the rollup writes floats only): a number or None.
+                total, count = row.get(sum_col), row.get(count_col)
+                if total is None or count is None:
+                    continue
+                slot = slots.get(end)
+                slots[end] = (total, count) if slot is None else (slot[0] + total, slot[1] + count)
+        elif result in (rq.DASH_ROLLUP_MIN, rq.DASH_ROLLUP_MAX):
+            name, value = row.get("_field"), row.get("_value")
+            if owner(row) != device_id or name not in windows or not is_number(value):
+                continue
+            key, pick = ("min", min) if result == rq.DASH_ROLLUP_MIN else ("max", max)
+            known = picked[key].get(name)
+            picked[key][name] = float(value) if known is None else pick(known, float(value))
+    return {
+        "windows": {
+            name: [[end, t, c] for end, (t, c) in sorted(slots.items())]
+            for name, slots in windows.items()
+        },
+        **picked,
+    }
+
+
+def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: str, shown, part):
     """Per field: window means (sum of sums / sum of counts over every part) and the range's
-    min/max/mean/count, from ``queries.dashboard_rollup``'s rows."""
+    min/max/mean/count, from ``queries.dashboard_rollup``'s raw parts (``rows``) and the rollup
+    part (``part``, from ``_rolled_part``: queried now or cached)."""
     every_s = WINDOW_SECONDS[every]
     windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
     stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
-    rolled = []  # (window end, row) of the pivoted rollup rows: <field>_sum, <field>_count
     for row in rows:
         result, name, at = row.get("result") or "", row.get("_field"), row.get("_time")
-        if result == rq.DASH_ROLLUP_WINDOWS:
-            if at is not None:
-                rolled.append((_window_end(at, every_s), row))
-            continue
+        if not result.startswith(rq.DASH_PARTS):
+            continue  # the rollup part: ``part``
         if owner(row) != device_id:
             continue  # raw rows of another owner (``device`` naming a board type)
         if name not in stats:
@@ -269,18 +326,15 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
             key, pick = ("min", min) if result.endswith("_min") else ("max", max)
             entry = stats[name]
             entry[key] = float(value) if entry[key] is None else pick(entry[key], float(value))
-    for name in shown:  # one field at a time over the rollup rows: no per-cell slot lists
-        slots, sum_col, count_col = windows[name], f"{name}_sum", f"{name}_count"
-        for end, row in rolled:
-            # Float columns (the rollup writes floats only): a number or None.
-            total, count = row.get(sum_col), row.get(count_col)
-            if total is None or count is None:
-                continue
+    for name in shown:
+        slots, entry = windows[name], stats[name]
+        for end, total, count in part["windows"].get(name, ()):
             slot = slots.get(end)
-            if slot is None:
-                slots[end] = (total, count)
-            else:
-                slots[end] = (slot[0] + total, slot[1] + count)
+            slots[end] = (total, count) if slot is None else (slot[0] + total, slot[1] + count)
+        for key, pick in (("min", min), ("max", max)):
+            value = part[key].get(name)
+            if value is not None:
+                entry[key] = value if entry[key] is None else pick(entry[key], value)
     stop_s = plan.stop.timestamp()
     times: dict[int, datetime] = {}  # one datetime per window, shared by the fields
     charts = []
@@ -351,26 +405,35 @@ def dashboard(device_id: str, window: TimeWindow, *, use_rollup: bool = True) ->
     if not shown:
         return Dashboard(view.device, readings, window, [], non_numeric, 0)
     plan = rollup_plan(window, coverage)
+    part = key = None
     if plan is None:
         start, stop = window.flux_bounds()
         flux = queries.dashboard_data(conn.bucket, device_id, start, stop, window.every, shown)
     else:
+        key = _part_key(view.device, window.every, shown, plan, coverage)
+        part = cache.get(key) if key else None
         flux = rq.dashboard_rollup(
             conn.bucket,
             device_id,
             window.every,
             shown,
             head=plan.head,
-            rolled=plan.rolled,
+            rolled=plan.rolled if part is None else None,  # cached: only the raw parts
             tail=plan.tail,
         )
     try:
-        rows = telemetry_query(conn, flux, f"read the charts of device {device_id!r}")
+        rows = (
+            telemetry_query(conn, flux, f"read the charts of device {device_id!r}") if flux else []
+        )
     except InfluxError as exc:
         # The device is shown; the charts panel says what failed, the next refresh retries.
         return Dashboard(view.device, readings, window, [], non_numeric, left_out, error=str(exc))
     if plan is None:
         charts = _raw_charts(rows, device_id, shown)
     else:
-        charts = _merged_charts(rows, device_id, plan, window.every, shown)
+        if part is None:
+            part = _rolled_part(rows, device_id, window.every, shown)
+            if key:
+                cache.set(key, part, PART_CACHE_SECONDS)
+        charts = _merged_charts(rows, device_id, plan, window.every, shown, part)
     return Dashboard(view.device, readings, window, charts, non_numeric, left_out)

@@ -13,8 +13,9 @@ hours outside it are read raw (correct, slower). Queries go out in chunks of ``C
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -65,10 +66,12 @@ def ceil_hour(t: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Coverage:
-    """Every device's completed hours in [start, stop) are rolled up."""
+    """Every device's completed hours in [start, stop) are rolled up; ``stamp`` is new at
+    every marker write (None from markers written before it existed)."""
 
     start: datetime
     stop: datetime
+    stamp: float | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,9 @@ def coverage_from_rows(rows: Iterable[dict]) -> Coverage | None:
         return None
     if not (math.isfinite(start) and math.isfinite(stop)) or stop <= start:
         return None
-    return Coverage(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(stop, UTC))
+    stamp = values.get(rq.COVERAGE_STAMP)
+    stamp = float(stamp) if _is_number(stamp) and math.isfinite(stamp) else None
+    return Coverage(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(stop, UTC), stamp)
 
 
 def read_coverage(conn: Conn | None = None) -> Coverage | None:
@@ -103,10 +108,13 @@ def _write_lines(conn: Conn, lines: list[str], what: str) -> None:
 
 
 def write_coverage(conn: Conn, coverage: Coverage) -> None:
+    """The marker, with a new ``stamp``: even the same span tells readers that hours were
+    rewritten (their cached rollup parts are stale)."""
     start, stop = (int(t.timestamp()) for t in (coverage.start, coverage.stop))
+    stamp = float(secrets.randbelow(2**52))
     line = (
         f"{rq.ROLLUP_MEASUREMENT},{rq.STAT_TAG}={rq.COVERAGE_STAT} "
-        f"from={start}.0,to={stop}.0 {stop * 10**9}"
+        f"from={start}.0,to={stop}.0,{rq.COVERAGE_STAMP}={stamp!r} {stop * 10**9}"
     )
     _write_lines(conn, [line], "write the rollup's coverage")
 
@@ -274,7 +282,9 @@ def refresh_written(spans: dict[str, tuple[datetime, datetime]]) -> int:
     if start >= stop:
         return 0
     ids = sorted(spans)
-    return sum(
+    written = sum(
         compute(conn, start, stop, ids[i : i + DEVICE_CHUNK])
         for i in range(0, len(ids), DEVICE_CHUNK)
     )
+    write_coverage(conn, cov)  # the same span, a new stamp: cached rollup parts are stale
+    return written

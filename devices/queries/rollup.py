@@ -7,7 +7,9 @@ and completed hour, at the hour's start, four series told apart by the ``stat`` 
 Center's virtual devices write them), so reads match them as they match raw telemetry. The
 coverage marker is one point per pass (``stat=coverage``, no device tags, fields ``from`` and
 ``to`` in epoch seconds, at the time ``to``): every device's hours in ``[from, to)`` are
-rolled up.
+rolled up. Its field ``stamp`` is new at every write (a random number): hours rewritten under
+the same ``from``/``to`` (the lookback, ``rollup --since``, a backfill's refresh) still change
+the marker, which keys the dashboard's cache of rollup parts.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ STAT_TAG = "stat"
 ROLLUP_STATS = ("sum", "count", "min", "max")
 COVERAGE_STAT = "coverage"
 COVERAGE_FIELDS = ("from", "to")
+COVERAGE_STAMP = "stamp"
 COVERAGE_RESULT = "rollup_coverage"
 # Result names of ``rollup_source``: one per stat.
 SOURCE_RESULTS = ROLLUP_STATS
@@ -115,12 +118,13 @@ def dashboard_rollup(
     fields: Sequence[str],
     *,
     head: tuple[object, datetime] | None,
-    rolled: tuple[datetime, datetime],
+    rolled: tuple[datetime, datetime] | None,
     tail: tuple[datetime, datetime | None] | None,
 ) -> str:
     """A dashboard's numeric ``fields`` from rollups over ``rolled`` (whole hours) and raw
-    points over ``head`` and ``tail`` (each ``(start, stop)``, or None when empty), in one
-    query.
+    points over ``head`` and ``tail`` (each ``(start, stop)``, or None when empty: None for
+    ``rolled`` when the caller has that part cached), in one query ("" when every part is
+    None).
 
     Raw parts: ``<part>_sum`` and ``<part>_count`` per window, ``<part>_min``/``_max`` per
     series (not regrouped per owner: the caller takes the min/max of an owner's rows; a
@@ -160,6 +164,8 @@ def dashboard_rollup(
                 + owner_keep
                 + f"  |> yield(name: {quote(f'{name}_{fn}')})\n"
             )
+    if rolled is None:
+        return query
     start, stop = rolled
     stat = f"r[{quote(STAT_TAG)}]"
     query += (

@@ -1,0 +1,167 @@
+"""The dashboard's cache of rollup parts (``dashboard.py``): a long range shown again reads only
+its raw parts (still two queries), with the same charts and statistics; any rollup pass (even
+one keeping the marker's span), late data, the raw tail and a device registered again are seen
+at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devices import influx as svc
+from devices.influx import rollup
+from devices.influx.dashboard import TimeWindow
+from devices.queries import rollup as rq
+
+from .test_rollup import HOUR, a_window, assert_same_board, history, minutes, pass_at, write
+
+__all__ = ["history"]  # the fixture, used by name
+
+
+def read(env, device_id: str, window):
+    """(board, queries, rows, whether a query read the rollup) of one dashboard read."""
+    stats = env.local.stats if env.local else None
+    if stats is None:
+        pytest.skip("needs the local server's request log")
+    stats.wait_idle()
+    stats.reset()
+    board = svc.dashboard(device_id, window)
+    stats.wait_idle()
+    # The charts query's rollup part (the first query reads the rollup's coverage marker).
+    part = f'{rq.ROLLUP_MEASUREMENT}" and (r["device"]'
+    read_rollup = any(part in (r.flux or "") for r in stats.log)
+    return board, stats.queries, stats.rows_returned, read_rollup
+
+
+def raw(device_id: str, window):
+    return svc.dashboard(device_id, window, use_rollup=False)
+
+
+@pytest.mark.localonly
+def test_a_warm_read_skips_the_rollup_part_and_gives_the_cold_charts(history):
+    env, at = history
+    pass_at(at)
+    window = a_window(at)
+    cold, cold_queries, cold_rows, cold_rollup = read(env, "r1", window)
+    warm, warm_queries, warm_rows, warm_rollup = read(env, "r1", window)
+    assert cold_queries == warm_queries == 2
+    assert cold_rollup
+    assert not warm_rollup
+    assert warm_rows < cold_rows
+    assert_same_board(warm, cold)
+    assert_same_board(warm, raw("r1", window))
+    assert warm.charts[0].count > 2_900
+
+
+@pytest.mark.localonly
+def test_a_custom_range_with_the_same_covered_hours_reuses_the_part(history):
+    env, at = history
+    pass_at(at)
+    read(env, "r1", a_window(at))
+    # Other minutes at both ends, the same whole hours between them.
+    other = TimeWindow(at - timedelta(hours=49, minutes=40), at + timedelta(minutes=11), "2h")
+    board, queries_, _, read_rollup = read(env, "r1", other)
+    assert queries_ == 2
+    assert not read_rollup
+    assert_same_board(board, raw("r1", other))
+
+
+@pytest.mark.localonly
+def test_a_pass_rewriting_hours_under_the_same_marker_span_is_seen(history, settings):
+    env, at = history
+    settings.ROLLUP_LOOKBACK_HOURS = 3
+    window = a_window(at)
+    pass_at(at)
+    before = rollup.read_coverage()
+    read(env, "r1", window)
+    write(env, [f"environment,device=r1 Temperature=99.5 {int((at - 2 * HOUR).timestamp()) + 30}"])
+    svc.rollup_pass(at)  # the lookback again: the same from/to, a new stamp
+    after = rollup.read_coverage()
+    assert (after.start, after.stop) == (before.start, before.stop)
+    assert after.stamp != before.stamp
+    board, _, _, read_rollup = read(env, "r1", window)
+    assert read_rollup
+    assert board.charts[0].max == 99.5
+    assert_same_board(board, raw("r1", window))
+
+
+@pytest.mark.localonly
+def test_late_data_rolled_up_by_since_and_a_backfill_refresh_are_seen(history):
+    env, at = history
+    window = a_window(at)
+    pass_at(at)
+    read(env, "r1", window)
+    write(env, [f"environment,device=r1 Temperature=-9.5 {int((at - 20 * HOUR).timestamp())}"])
+    svc.rollup_since(at - 24 * HOUR, at)
+    assert read(env, "r1", window)[0].charts[0].min == -9.5
+    # A backfill's refresh (``simulate --days``, Write data now) recomputes covered hours too.
+    old = at - 30 * HOUR
+    write(env, [f"environment,device=r1 Temperature=123.5 {int(old.timestamp())}"])
+    rollup.refresh_written({"r1": (old, old)})
+    board = read(env, "r1", window)[0]
+    assert board.charts[0].max == 123.5
+    assert_same_board(board, raw("r1", window))
+
+
+@pytest.mark.localonly
+def test_the_raw_tail_after_the_coverage_is_read_fresh(history):
+    env, at = history
+    window = a_window(at)
+    pass_at(at)
+    read(env, "r1", window)
+    write(env, [f"environment,device=r1 Temperature=77.5 {int((at + HOUR / 6).timestamp()) + 1}"])
+    board, queries_, _, read_rollup = read(env, "r1", window)
+    assert queries_ == 2
+    assert not read_rollup
+    assert board.charts[0].max == 77.5
+    assert_same_board(board, raw("r1", window))
+
+
+@pytest.mark.localonly
+def test_a_device_removed_and_registered_again_gets_no_old_part(history):
+    env, at = history
+    window = a_window(at)
+    pass_at(at)
+    assert read(env, "r1", window)[0].charts[0].count > 2_900
+    svc.remove_device("r1", delete_telemetry=True)
+    svc.register_device("r1")
+    minutes(env, "r1", at + timedelta(minutes=5), at + timedelta(minutes=25))
+    board = read(env, "r1", window)[0]
+    assert board.charts[0].count == 20  # the new points only, none of the old rollup
+    assert_same_board(board, raw("r1", window))
+
+
+@pytest.mark.localonly
+def test_a_warm_thirty_days_is_two_queries_and_fewer_rows(local_influx, settings):
+    settings.ROLLUP_MAX_HOURS = 24 * 40
+    svc.register_device("month")
+    stop = datetime.now(UTC).replace(second=0, microsecond=0)
+    t, lines = int((stop - timedelta(days=30, minutes=10)).timestamp()), []
+    while t <= stop.timestamp():
+        lines.append(f"environment,device=month Temperature={20 + t % 97 / 9:.3f} {t}")
+        t += 600
+    write(local_influx, lines)
+    pass_at(datetime.now(UTC))
+    cold, cold_queries, cold_rows, _ = read(local_influx, "month", TimeWindow.preset("30d"))
+    warm, warm_queries, warm_rows, read_rollup = read(
+        local_influx, "month", TimeWindow.preset("30d")
+    )
+    assert cold_queries == warm_queries == 2
+    assert not read_rollup
+    # Cold: a row per 2-hour window (361 at most); warm: the raw first and current hours only.
+    assert cold_rows > 300
+    assert warm_rows < 30, warm_rows
+    assert [c.count for c in warm.charts] == [c.count for c in cold.charts]
+
+
+@pytest.mark.localonly
+def test_a_range_of_whole_covered_hours_shown_again_needs_no_charts_query(history):
+    env, at = history
+    pass_at(at)
+    window = TimeWindow(at - 48 * HOUR, at, "2h")  # no raw first hour, nothing after `to`
+    cold, cold_queries, _, _ = read(env, "r1", window)
+    warm, warm_queries, _, _ = read(env, "r1", window)
+    assert (cold_queries, warm_queries) == (2, 1)
+    assert_same_board(warm, cold)
+    assert_same_board(warm, raw("r1", window))
