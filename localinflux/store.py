@@ -204,6 +204,27 @@ class Store:
                 data.sorted_series = every
             return list(data.sorted_series)
 
+    def selected_points(self, refs: list, start_ns: int, stop_ns: int, last: bool):
+        """Times and values of the newest (``last``) or oldest point in ``[start_ns, stop_ns)``
+        of each series of ``refs`` (time None if none): ``Series.last``/``first`` for many
+        series under one lock, in two flat lists rather than a pair per series."""
+        out_t: list = []
+        out_v: list = []
+        add_t, add_v = out_t.append, out_v.append
+        with self.lock:
+            for s in refs:
+                times = s.times
+                lo = bisect_left(times, start_ns)
+                hi = bisect_left(times, stop_ns)
+                if hi <= lo:
+                    add_t(None)
+                    add_v(None)
+                else:
+                    i = hi - 1 if last else lo
+                    add_t(times[i])
+                    add_v(s.values[i])
+        return out_t, out_v
+
     def point_count(self, bucket_id: str | None = None) -> int:
         with self.lock:
             ids = [bucket_id] if bucket_id else list(self._buckets)

@@ -55,12 +55,13 @@ def column_getter(col: str, start: Time, stop: Time) -> Callable:
 
 
 class _Group:
-    __slots__ = ("key", "keys", "keyvals", "layouts", "times", "values")
+    __slots__ = ("key", "keys", "keyvals", "last_layout", "layouts", "times", "values")
 
     def __init__(self, key: tuple, values: tuple) -> None:
         self.key = list(key)
         self.keyvals = dict(zip(key, values, strict=True))
         self.layouts: dict[tuple, None] = {}  # distinct column layouts, first seen first
+        self.last_layout: tuple | None = None
         self.times: list[int] = []
         self.values: list = []
         self.keys: list = []  # each selected series' key, in series order
@@ -112,34 +113,45 @@ def grouped(source: object) -> list[T.Table]:
     project = source.project
     columns, mode = source.regroup
     post = [(pred, [(c, getter(c)) for c in cols]) for pred, cols in source.post_preds]
-    select_last = source.select == "last"
+    row: dict = {}  # one record for the filters after the selector, refilled per series
+    times, values = selected_points(
+        source.interp.ctx.reader, refs, start_ns, stop_ns, source.select
+    )
+    value_only = None  # the one filter after the selector, if it reads only _value
+    if len(post) == 1 and [c for c, _ in post[0][1]] == ["_value"]:
+        value_only = post[0][0]
     layouts: dict[tuple, tuple] = {}
     groups: dict[tuple, _Group] = {}
-    for ref in refs:
-        point = ref.last(start_ns, stop_ns) if select_last else ref.first(start_ns, stop_ns)
-        if point is None:
+    prev_names = prev_ftype = found = None
+    for ref, t, v in zip(refs, times, values, strict=True):
+        if t is None:
             continue
-        t, v = point
         key = ref.key
-        if post and not _passes(post, key, t, v):
+        if value_only is not None:
+            row["_value"] = v
+            if value_only(row) is not True:
+                continue
+        elif post and not _passes(post, row, key, t, v):
             continue
         tags = key.tags
-        names = (tags[0][0],) if len(tags) == 1 else tuple([k for k, _ in tags])
-        layout_key = (names, ref.ftype)
-        found = layouts.get(layout_key)
-        if found is None:
-            # The record's columns as ``read.key_record`` orders them (the layout cache key).
-            record_keys = tuple(dict.fromkeys((*names, *_KEY_COLUMNS)))
-            vtype = FIELD_TYPES[ref.ftype]
-            cols, gkey = _group_layout(record_keys, vtype, project, columns, mode)
-            parts = [getter(c) for c in gkey]
-            found = layouts[layout_key] = (cols, gkey, parts)
-        cols, gkey, parts = found
-        values_key = tuple([get(key) for get in parts]) if parts else ()
-        group = groups.get((gkey, values_key))
+        names = tags[0][0] if len(tags) == 1 else tuple([k for k, _ in tags])
+        ftype = ref.ftype
+        if names != prev_names or ftype != prev_ftype or found is None:
+            prev_names, prev_ftype = names, ftype
+            found = layouts.get((names, ftype))
+            if found is None:
+                found = layouts[(names, ftype)] = _layout_of(
+                    names, ftype, project, columns, mode, getter, groups
+                )
+        cols, gkey, parts, group = found
         if group is None:
-            group = groups[(gkey, values_key)] = _Group(gkey, values_key)
-        group.layouts[cols] = None
+            values_key = tuple([get(key) for get in parts])
+            group = groups.get((gkey, values_key))
+            if group is None:
+                group = groups[(gkey, values_key)] = _Group(gkey, values_key)
+        if group.last_layout is not cols:
+            group.last_layout = cols
+            group.layouts[cols] = None
         group.times.append(t)
         group.values.append(v)
         group.keys.append(key)
@@ -148,11 +160,46 @@ def grouped(source: object) -> list[T.Table]:
     return out
 
 
-def _passes(post: list, key: object, t: int, v: object) -> bool:
+def _layout_of(
+    names: object, ftype: str, project: tuple, columns: tuple, mode: str, getter, groups: dict
+) -> tuple:
+    """(columns, new group key, key getters, the group if the key is empty) of series with
+    these tag names and field type."""
+    if type(names) is str:
+        names = (names,)
+    # The record's columns as ``read.key_record`` orders them (the layout cache key).
+    record_keys = tuple(dict.fromkeys((*names, *_KEY_COLUMNS)))
+    cols, gkey = _group_layout(record_keys, FIELD_TYPES[ftype], project, columns, mode)
+    parts = [getter(c) for c in gkey]
+    only = None
+    if not parts:  # group(): every series of this layout goes to the one group
+        only = groups.get((gkey, ()))
+        if only is None:
+            only = groups[(gkey, ())] = _Group(gkey, ())
+    return cols, gkey, parts, only
+
+
+def _passes(post: list, row: dict, key: object, t: int, v: object) -> bool:
     for pred, cols in post:
-        row = {}
         for c, get in cols:
             row[c] = v if c == "_value" else Time(t) if c == "_time" else get(key)
         if pred(row) is not True:
             return False
     return True
+
+
+def selected_points(
+    reader: object, refs: list, start_ns: int, stop_ns: int, which: str
+) -> tuple[list, list]:
+    """Times and values of the ``first``/``last`` point of each series in ``[start_ns,
+    stop_ns)`` (time None if none), from the reader's ``selected_points`` if it has one (one
+    lock for all series, no pair per series)."""
+    bulk = getattr(reader, "selected_points", None)
+    if bulk is not None:
+        return bulk(refs, start_ns, stop_ns, which == "last")
+    times, values = [], []
+    for ref in refs:
+        point = ref.last(start_ns, stop_ns) if which == "last" else ref.first(start_ns, stop_ns)
+        times.append(None if point is None else point[0])
+        values.append(None if point is None else point[1])
+    return times, values
