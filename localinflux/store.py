@@ -68,7 +68,10 @@ class Series:
 
     def _grow(self) -> None:
         """Tuples to arrays/lists, once the series outgrows ``SMALL``."""
-        times = array("q", self.times)
+        # Grown item by item from empty (``extend`` of a tuple appends each), so the arrays end
+        # up with the same spare capacity as a series that was never small.
+        times = array("q")
+        times.extend(self.times)
         values = _new_values(self.ftype)
         values.extend(self.values)
         self.times, self.values = times, values
