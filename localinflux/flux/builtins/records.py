@@ -208,9 +208,11 @@ def join_inner(call: Call) -> Stream:
             if (k is not None) if single else (None not in k):  # null never equals anything
                 index.setdefault(k, []).append(i)
         matches = []
-        for j, k in enumerate(big):
-            for i in index.get(k, ()):
-                matches.append((i, j) if small is lkeys else (j, i))
+        left_small = small is lkeys
+        # Rows of the big side with a partner, found in one comprehension (most have none).
+        for j in [j for j, k in enumerate(big) if k in index]:
+            for i in index[big[j]]:
+                matches.append((i, j) if left_small else (j, i))
         if not matches:
             return
         matches.sort()
