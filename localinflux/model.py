@@ -54,6 +54,11 @@ class StorageReader(Protocol):
         """Every series of the bucket, sorted by (measurement, tags, field). Unknown bucket: []."""
         ...
 
+    # Optional: ``selected_points(refs, start_ns, stop_ns, last) -> (times, values)``, the
+    # ``last``/``first`` point of each of many series at once (time None for a series with no
+    # point in the range). ``flux/plan/selected.py`` uses it when present (``store.Store``
+    # has it), else calls ``SeriesRef.last``/``first`` per series.
+
 
 @dataclass
 class QueryContext:

@@ -2,8 +2,10 @@
 
 One series per (measurement, tag set, field): times in an ``array('q')`` kept ascending and unique,
 values in a typed array (floats, integers, unsigned) or a list (strings, booleans), so a stored
-point costs about 16 bytes. One re-entrant lock guards all buckets: writers hold it while they
-append, readers while they copy a slice out, so nobody ever sees a half-applied write.
+point costs about 16 bytes; a series of a few points keeps them in tuples instead, which the
+garbage collector stops tracking (see ``Series``). One re-entrant lock guards all buckets:
+writers hold it while they append, readers while they copy a slice out, so nobody ever sees a
+half-applied write.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from localinflux.model import BOOLEAN, FLOAT, INTEGER, STRING, UNSIGNED, SeriesKey
 
 _ARRAY_CODES = {FLOAT: "d", INTEGER: "q", UNSIGNED: "Q"}
+_ARRAY = array
 
 
 def _new_values(ftype: str):
@@ -23,27 +26,78 @@ def _new_values(ftype: str):
     return array(code) if code else []
 
 
-class Series:
-    """One stored series; also the ``SeriesRef`` handed to the Flux engine."""
+# Series of at most this many points keep them in tuples: a tuple of ints or strings is
+# untracked by the cyclic garbage collector once it has seen it, where an ``array`` or a list is
+# walked by every full collection. A fleet's registry is mostly such series (a few points per
+# device and field), so 100,000 devices add ~100,000 tracked objects instead of ~1,300,000.
+SMALL = 8
 
-    __slots__ = ("_lock", "ftype", "key", "times", "values")
+
+class Series:
+    """One stored series; also the ``SeriesRef`` handed to the Flux engine, and its own key.
+
+    Points live in two parallel sequences, times ascending and unique: tuples while the series
+    is small (``SMALL``), then an ``array('q')`` of times and a typed array (floats, integers,
+    unsigned) or a list (strings, booleans) of values. No storage object refers back to another
+    (the series holds its key's strings and tuples, its sequences and the store's lock), so a
+    deleted series is freed by reference counting alone.
+    """
+
+    __slots__ = ("_lock", "field", "ftype", "measurement", "tags", "times", "values")
 
     def __init__(self, key: SeriesKey, ftype: str, lock: threading.RLock) -> None:
-        self.key = key
+        self.measurement = key.measurement
+        self.tags = key.tags
+        self.field = key.field
         self.ftype = ftype
-        self.times = array("q")
-        self.values = _new_values(ftype)
+        self.times: tuple | array = ()
+        self.values: tuple | array | list = ()
         self._lock = lock
 
+    @property
+    def key(self) -> Series:
+        """The series key (``measurement``, ``tags``, ``field``): the series itself, so that a
+        stored series costs one object the collector tracks, not two."""
+        return self
+
     def __repr__(self) -> str:
-        return f"<Series {self.key} {self.ftype} n={len(self.times)}>"
+        return f"<Series {self.measurement} {self.tags} {self.field} {self.ftype} n={len(self)}>"
 
     def __len__(self) -> int:
         return len(self.times)
 
+    def _grow(self) -> None:
+        """Tuples to arrays/lists, once the series outgrows ``SMALL``."""
+        # Grown item by item from empty (``extend`` of a tuple appends each), so the arrays end
+        # up with the same spare capacity as a series that was never small.
+        times = array("q")
+        times.extend(self.times)
+        values = _new_values(self.ftype)
+        values.extend(self.values)
+        self.times, self.values = times, values
+
     def insert(self, t: int, v: object) -> None:
         """Add or overwrite the point at ``t``; the caller holds the store lock."""
         times = self.times
+        if type(times) is tuple:
+            n = len(times)
+            if not n or t > times[-1]:
+                if n < SMALL:
+                    self.times = (*times, t)
+                    self.values = (*self.values, v)
+                    return
+            else:
+                i = bisect_left(times, t)
+                values = self.values
+                if i < n and times[i] == t:
+                    self.values = (*values[:i], v, *values[i + 1 :])
+                    return
+                if n < SMALL:
+                    self.times = (*times[:i], t, *times[i:])
+                    self.values = (*values[:i], v, *values[i:])
+                    return
+            self._grow()
+            times = self.times
         if not times or t > times[-1]:
             times.append(t)
             self.values.append(v)
@@ -54,6 +108,22 @@ class Series:
         else:
             times.insert(i, t)
             self.values.insert(i, v)
+
+    def extend(self, times: list[int], values: list) -> None:
+        """Add a run of points (ascending times); the caller holds the store lock."""
+        mine = self.times
+        if mine and times and times[0] <= mine[-1]:
+            for t, v in zip(times, values, strict=True):
+                self.insert(t, v)
+            return
+        if type(mine) is tuple:
+            if len(mine) + len(times) <= SMALL:
+                self.times = (*mine, *times)
+                self.values = (*self.values, *values)
+                return
+            self._grow()
+        self.times.extend(times)
+        self.values.extend(values)
 
     def slice(self, start_ns: int, stop_ns: int):
         with self._lock:
@@ -86,8 +156,13 @@ class Series:
         lo = bisect_left(times, start_ns)
         hi = bisect_right(times, stop_ns)
         if hi > lo:
-            del times[lo:hi]
-            del self.values[lo:hi]
+            if type(times) is tuple:
+                values = self.values
+                self.times = times[:lo] + times[hi:]
+                self.values = values[:lo] + values[hi:]
+            else:
+                del times[lo:hi]
+                del self.values[lo:hi]
         return hi - lo
 
 
@@ -128,9 +203,30 @@ class Store:
                 return []
             if data.sorted_series is None:
                 every = [s for fmap in data.by_mt.values() for s in fmap.values() if len(s.times)]
-                every.sort(key=lambda s: (s.key.measurement, s.key.tags, s.key.field))
+                every.sort(key=lambda s: (s.measurement, s.tags, s.field))
                 data.sorted_series = every
             return list(data.sorted_series)
+
+    def selected_points(self, refs: list, start_ns: int, stop_ns: int, last: bool):
+        """Times and values of the newest (``last``) or oldest point in ``[start_ns, stop_ns)``
+        of each series of ``refs`` (time None if none): ``Series.last``/``first`` for many
+        series under one lock, in two flat lists rather than a pair per series."""
+        out_t: list = []
+        out_v: list = []
+        add_t, add_v = out_t.append, out_v.append
+        with self.lock:
+            for s in refs:
+                times = s.times
+                lo = bisect_left(times, start_ns)
+                hi = bisect_left(times, stop_ns)
+                if hi <= lo:
+                    add_t(None)
+                    add_v(None)
+                else:
+                    i = hi - 1 if last else lo
+                    add_t(times[i])
+                    add_v(s.values[i])
+        return out_t, out_v
 
     def point_count(self, bucket_id: str | None = None) -> int:
         with self.lock:
@@ -200,11 +296,11 @@ class Store:
                         elif s.ftype != ft:
                             continue
                     times = s.times
-                    if times and ts <= times[-1]:
-                        s.insert(ts, v)
-                    else:
+                    if type(times) is _ARRAY and times and ts > times[-1]:
                         times.append(ts)
                         s.values.append(v)
+                    else:
+                        s.insert(ts, v)
                 stored += 1
             if created:
                 data.sorted_series = None
@@ -260,12 +356,7 @@ class Store:
                 s = fmap[key.field] = Series(key, ftype, self.lock)
                 data.ftypes[(key.measurement, key.field)] = ftype
                 data.sorted_series = None
-            if not s.times or (times and times[0] > s.times[-1]):
-                s.times.extend(times)
-                s.values.extend(values)
-            else:
-                for t, v in zip(times, values, strict=True):
-                    s.insert(t, v)
+            s.extend(times, values)
 
     def dump(self, chunk: int = 50_000):
         """Every series of every bucket as (bucket_id, series, times, values) runs."""

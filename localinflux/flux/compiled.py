@@ -16,6 +16,7 @@ as the union of the per-column lookups.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -133,6 +134,29 @@ def _scalar_call(interp: Interpreter, scope: Scope, param: str, node: ast.CallEx
         return None  # missing or unexpected arguments: the interpreter's error
     args = [(name, compile_row_fn(interp, scope, param, value)) for name, value in node.args]
     fallback = _interpreted(interp, scope, param, node)
+    params = list(inspect.signature(scalar).parameters)
+    if len(args) in (1, 2) and sorted(params) == sorted(name for name, _ in args):
+        # Positional, in the function's own order: no dict of arguments per row.
+        fns = [dict(args)[name] for name in params]
+        if len(fns) == 1:
+            [only] = fns
+
+            def call1(record: dict) -> object:
+                v = only(record)
+                if type(v) is str or v is None:
+                    return scalar(v)
+                return fallback(record)
+
+            return call1
+        first, second = fns
+
+        def call2(record: dict) -> object:
+            a, b = first(record), second(record)
+            if (type(a) is str or a is None) and (type(b) is str or b is None):
+                return scalar(a, b)
+            return fallback(record)
+
+        return call2
 
     def call(record: dict) -> object:
         values = {name: arg(record) for name, arg in args}

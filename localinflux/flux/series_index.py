@@ -30,7 +30,7 @@ class SeriesIndex:
 
     def __init__(self, refs: list) -> None:
         self.refs = refs
-        self._columns: dict[str, dict[object, list[int]]] | None = None
+        self._columns: dict[str, dict[object, tuple[int, ...]]] | None = None
         self._lock = threading.Lock()
 
     def matches(self, refs: list) -> bool:
@@ -38,7 +38,7 @@ class SeriesIndex:
         mine = self.refs
         return len(mine) == len(refs) and all(map(operator.is_, mine, refs))
 
-    def column(self, name: str) -> dict[object, list[int]]:
+    def column(self, name: str) -> dict[object, tuple[int, ...]]:
         """value -> ascending positions; series without the column are listed under None."""
         columns = self._columns
         if columns is None:
@@ -49,10 +49,10 @@ class SeriesIndex:
         found = columns.get(name)
         if found is None:
             # A column no series has: every series reads it as null.
-            found = {None: list(range(len(self.refs)))} if self.refs else {}
+            found = {None: tuple(range(len(self.refs)))} if self.refs else {}
         return found
 
-    def _build(self) -> dict[str, dict[object, list[int]]]:
+    def _build(self) -> dict[str, dict[object, tuple[int, ...]]]:
         """All columns in one pass over the keys (cheaper than one pass per column)."""
         measurements: dict[object, list[int]] = {}
         fields: dict[object, list[int]] = {}
@@ -76,6 +76,11 @@ class SeriesIndex:
                 column[None] = [p for p in range(n) if p not in have]
         tags[MEASUREMENT] = measurements
         tags[FIELD] = fields
+        # Positions as tuples: a tuple of ints is untracked by the garbage collector, a list is
+        # walked by every full collection (100,000 of them for a registry of 100,000 devices).
+        for column in tags.values():
+            for value, positions in column.items():
+                column[value] = tuple(positions)
         return tags
 
 

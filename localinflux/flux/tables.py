@@ -264,6 +264,11 @@ def distinct_table(table: Table, column: str) -> Table:
     elif column in table.keyvals:
         values = [table.keyvals[column]]
         vtype = table.types[i]
+    elif table.types[i] == STRING:
+        # Strings and nulls only: no 1 == 1.0 == True to keep apart, so the values themselves
+        # are the keys (no pair per row for the collector to follow).
+        values = list(dict.fromkeys(table.data[i]))
+        vtype = STRING
     else:
         seen: dict = {}
         for v in table.data[i]:

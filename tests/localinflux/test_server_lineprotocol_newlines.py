@@ -98,7 +98,7 @@ def test_a_quoted_newline_over_http_is_stored_in_the_string(server, raw, bucket)
     resp = raw("POST", write_url(server, bucket.name), 'm,t=a f="line1\nline2" 1\nm,t=a g=2 1')
     assert resp.status == 204
     strings = [
-        ref.slice(-(2**63), 2**63)[1]
+        list(ref.slice(-(2**63), 2**63)[1])
         for ref in server.engine.store.series(bucket.id)
         if ref.key.field == "f"
     ]

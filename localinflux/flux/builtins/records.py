@@ -11,7 +11,7 @@ only ever null keeps the input column's type, else string. Column order is the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from .. import ast
 from .. import tables as T
@@ -188,25 +188,31 @@ def join_inner(call: Call) -> Stream:
         raise call.error("as must take two parameters (l, r)")
     interp = call.interp
 
-    def keys_of(table: T.Table, columns: list[str]) -> list[tuple]:
-        """The join-column values of every row (no record built): a missing column is null."""
+    def keys_of(table: T.Table, columns: list[str]) -> Sequence:
+        """The join-column values of every row (no record built): a missing column is null.
+        One column: its values as they are; several: a tuple per row."""
         cols = [table.data[i] if (i := table.index(c)) >= 0 else None for c in columns]
         n = len(table)
-        return list(zip(*[col if col is not None else [None] * n for col in cols], strict=True))
+        cols = [col if col is not None else [None] * n for col in cols]
+        return cols[0] if len(cols) == 1 else list(zip(*cols, strict=True))
+
+    single = len(pairs) == 1
 
     def join_pair(ltable: T.Table, rtable: T.Table, triples: list) -> None:
         lkeys = keys_of(ltable, [lc for lc, _ in pairs])
         rkeys = keys_of(rtable, [rc for _, rc in pairs])
         # Hash the smaller side; scan the other's key columns; records only for matches.
         small, big = (lkeys, rkeys) if len(lkeys) <= len(rkeys) else (rkeys, lkeys)
-        index: dict[tuple, list[int]] = {}
+        index: dict[object, list[int]] = {}
         for i, k in enumerate(small):
-            if None not in k:  # null never equals anything
+            if (k is not None) if single else (None not in k):  # null never equals anything
                 index.setdefault(k, []).append(i)
         matches = []
-        for j, k in enumerate(big):
-            for i in index.get(k, ()):
-                matches.append((i, j) if small is lkeys else (j, i))
+        left_small = small is lkeys
+        # Rows of the big side with a partner, found in one comprehension (most have none).
+        for j in [j for j, k in enumerate(big) if k in index]:
+            for i in index[big[j]]:
+                matches.append((i, j) if left_small else (j, i))
         if not matches:
             return
         matches.sort()

@@ -27,6 +27,15 @@ def project_table(table: T.Table, project: tuple) -> T.Table:
     return T.select_columns(table, project_labels(table.labels, project))
 
 
+# Flux value type of each storage field type.
+FIELD_TYPES = {
+    "float": T.DOUBLE,
+    "integer": T.LONG,
+    "unsigned": T.ULONG,
+    "string": T.STRING,
+    "boolean": T.BOOL,
+}
+
 # Where a column of a series table comes from: the point times, the values, or the key record.
 _FROM_TIMES = 0
 _FROM_VALUES = 1

@@ -17,16 +17,9 @@ from .. import tables as T
 from ..errors import FluxError
 from ..streams import Stream
 from ..values import Time
-from .fused import group_parts, project_table, series_table
+from . import selected
+from .fused import FIELD_TYPES, group_parts, project_table, series_table
 from .predicates import union_terms_of
-
-FIELD_TYPES = {
-    "float": T.DOUBLE,
-    "integer": T.LONG,
-    "unsigned": T.ULONG,
-    "string": T.STRING,
-    "boolean": T.BOOL,
-}
 
 
 class ReadSource(Stream):
@@ -75,8 +68,9 @@ class ReadSource(Stream):
                 "try bounding 'from' with a call to 'range'"
             )
 
-    def matching_series(self) -> list:
-        """(series, key record) of the bucket's series whose keys pass every key-level predicate.
+    def matching_series(self, records: bool = True) -> list:
+        """(series, key record) of the bucket's series whose keys pass every key-level predicate
+        (just the series if not ``records``).
 
         Predicates on one column are answered from the bucket's ``SeriesIndex``: a predicate
         true for a known set of strings (``equals_any``) by looking those up, any other by
@@ -111,6 +105,8 @@ class ReadSource(Stream):
             order = range(len(refs))
         out = []
         if not multi:
+            if not records:
+                return [refs[pos] for pos in order]
             for pos in order:
                 ref = refs[pos]
                 out.append((ref, key_record(ref.key, start, stop)))
@@ -129,7 +125,7 @@ class ReadSource(Stream):
                 if not passed:
                     break
             else:
-                out.append((ref, record or key_record(key, start, stop)))
+                out.append((ref, record or key_record(key, start, stop)) if records else ref)
         return out
 
     def _index_lookup(
@@ -226,6 +222,8 @@ class ReadSource(Stream):
         return out
 
     def _compute(self) -> list[T.Table]:
+        if selected.applies(self):
+            return selected.grouped(self)
         parts = self._parts()
         if self.regroup is not None:
             grouped = group_parts(parts, self.project, *self.regroup)
