@@ -16,6 +16,10 @@ def _aggregate(fn_name: str) -> Callable[[Call], Stream]:
     def impl(call: Call) -> Stream:
         source = stream_arg(call)
         column = call.string("column", "_value")
+        if fn_name == "count":
+            fused = plan.with_count(source, column)
+            if fused is not None:
+                return fused
         pushed = plan.reads_whole_series(source)
 
         def per_table(table: T.Table) -> T.Table | None:

@@ -65,7 +65,7 @@ def with_filter(
         for part in row_parts:
             clone.row_preds.append(compile_part(part))
         return clone
-    if source.select is not None:
+    if source.select in ("first", "last"):
         clone = source.derive()
         cols = referenced_columns(body, param)
         clone.post_preds.append((compile_part(body), None if cols is None else frozenset(cols)))
@@ -86,6 +86,22 @@ def with_selector(source: object, which: str, column: str) -> ReadSource | None:
     ):
         clone = source.derive()
         clone.select = which
+        return clone
+    return None
+
+
+def with_count(source: object, column: str) -> ReadSource | None:
+    """``count`` of ``_value``: each series' points in the range counted, no table per series
+    (``plan.counted``); ``keep``/``drop`` and ``group`` after it fuse as well."""
+    if (
+        column == "_value"
+        and isinstance(source, ReadSource)
+        and source.start is not None
+        and source.select is None
+        and source.is_plain()
+    ):
+        clone = source.derive()
+        clone.select = "count"
         return clone
     return None
 

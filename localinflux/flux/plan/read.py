@@ -18,6 +18,7 @@ from ..errors import FluxError
 from ..streams import Stream
 from ..values import Time
 from . import selected
+from .counted import counted
 from .fused import FIELD_TYPES, group_parts, project_table, series_table
 from .predicates import union_terms_of
 
@@ -41,7 +42,7 @@ class ReadSource(Stream):
         self.series_preds: list[Callable[[dict], object]] = []
         self.series_cols: list[tuple[str, ...]] = []  # the columns each series predicate reads
         self.row_preds: list[Callable[[dict], object]] = []
-        self.select: str | None = None
+        self.select: str | None = None  # "first"/"last", or "count" (``plan.counted``)
         # Filters after the selector: tested on the one selected row of each series.
         self.post_preds: list[tuple[Callable[[dict], object], frozenset[str] | None]] = []
         # keep/drop steps in order: (True for keep, column names)
@@ -201,7 +202,7 @@ class ReadSource(Stream):
         select = self.select
         post = self.post_preds
         for ref, record in matched:
-            if select is not None:
+            if select is not None and select != "count":
                 point = (ref.last if select == "last" else ref.first)(start, stop)
                 if point is None:
                     continue
@@ -222,6 +223,8 @@ class ReadSource(Stream):
         return out
 
     def _compute(self) -> list[T.Table]:
+        if self.select == "count":
+            return counted(self)
         if selected.applies(self):
             return selected.grouped(self)
         parts = self._parts()

@@ -27,7 +27,7 @@ def applies(source: object) -> bool:
     """Whether ``grouped`` answers ``source``: a selector and a ``group`` fused, every filter
     after the selector known to read only some columns, and a new group key without
     ``_time``/``_value`` (which columns end up in the key does not depend on the series)."""
-    if source.select is None or source.regroup is None:
+    if source.select not in ("first", "last") or source.regroup is None:
         return False
     if any(cols is None for _, cols in source.post_preds):
         return False
