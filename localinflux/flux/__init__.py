@@ -49,6 +49,7 @@ def error_response(status: int, code: str, message: str) -> QueryResponse:
 def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResponse:
     started = time.perf_counter_ns()
     token = None
+    interp = None
     try:
         request = decode_request(body, content_type)
         program = parse(request.query)
@@ -75,5 +76,7 @@ def handle_query(body: bytes, content_type: str, ctx: QueryContext) -> QueryResp
     finally:
         if token is not None:
             profiler.reset(token)
+        if interp is not None:
+            interp.release()
     ctx.rows_returned = rows - (profile.rows if profile else 0)
     return QueryResponse(200, CSV_CONTENT_TYPE, payload)

@@ -138,6 +138,14 @@ class Interpreter:
         self.steps: list[tuple[str, Stream]] = []  # (built-in, stream it returned), in order
         self.profiler: dict | None = None  # the profiler package's options, once imported
 
+    def release(self) -> None:
+        """Drop what this run built (its streams hold closures that point back here): without
+        this, every query's tables wait in a reference cycle for a full garbage collection."""
+        self.results = []
+        self.steps = []
+        self.yielded = set()
+        self.universe = Scope({})
+
     # -- program --------------------------------------------------------------------------------
     def run(self, file: ast.File, extern: ast.File | None = None) -> list[tuple[str, object]]:
         scope = Scope(parent=self.universe)
