@@ -106,11 +106,12 @@ def unit(field: str) -> str:
 
 @register.filter
 def number(value) -> str:
-    """Readings rounded for people: floats to 2 decimals, other values as they are."""
+    """Readings rounded for people: floats to 2 decimals (from 1e15 on, as ``1.7e+308``: a
+    device may write any float, and 309 digits help nobody), other values as they are."""
     if isinstance(value, bool) or value is None:
         return "—" if value is None else str(value).lower()
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.2f}" if abs(value) < 1e15 else f"{value:.6g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
