@@ -1,11 +1,15 @@
-"""What a hostile device can write (any number a float holds, any field name or text) does not
-break this session's pages: the overview's sparklines, numbers as people read them."""
+"""What a hostile device can write (any number a float holds) does not break this session's
+pages (the overview's sparklines, numbers as people read them); no page sends a user off
+site after a POST (``next``)."""
 
 from __future__ import annotations
 
 import re
 
+from alerts.models import Alert
+from devices import influx as svc
 from devices.templatetags.iot import number
+from tests.alerts.helpers import now, rule
 from tests.devices.test_views_overview import point, register, write
 
 NUMBER = r"-?\d+(\.\d+)?"
@@ -43,3 +47,27 @@ def test_numbers_stay_short_however_large():
     assert number(1.7e308) == "1.7e+308"
     assert number(-1e20) == "-1e+20"
     assert number(float("inf")) == "inf"
+
+
+OFF_SITE = [
+    "//evil.example",
+    "https://evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "javascript:alert(1)",
+    " //evil.example",
+    "\t//evil.example",
+    "http:evil.example",
+]
+
+
+def test_no_open_redirect_after_acknowledging_or_writing_now(staff_client, influx):
+    svc.register_device("rover")
+    alert = Alert.objects.create(rule=rule(name="CO2"), device_id="rover", started_at=now())
+    for target in OFF_SITE:
+        ack = staff_client.post(f"/alerts/{alert.pk}/ack/", {"next": target})
+        assert ack["Location"] == "/alerts/", target
+        wrote = staff_client.post("/devices/rover/write-now/", {"what": "now", "next": target})
+        assert wrote["Location"] == "/devices/rover/", target
+    back = staff_client.post(f"/alerts/{alert.pk}/ack/", {"next": "/devices/rover/dashboard/"})
+    assert back["Location"] == "/devices/rover/dashboard/"
