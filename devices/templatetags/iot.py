@@ -130,7 +130,7 @@ def _utc_labels(context) -> dict:
 
 
 def _cell(value) -> str:
-    """``number(value)``, escaped: a number's text (digits, ``,.-``, ``inf``, ``nan``) needs
+    """``number(value)``, escaped: a number's text (digits, ``,.-+e``, ``inf``, ``nan``) needs
     no escaping, anything else is escaped."""
     if type(value) is float or type(value) is int:
         return number(value)
