@@ -71,3 +71,21 @@ def test_no_open_redirect_after_acknowledging_or_writing_now(staff_client, influ
         assert wrote["Location"] == "/devices/rover/", target
     back = staff_client.post(f"/alerts/{alert.pk}/ack/", {"next": "/devices/rover/dashboard/"})
     assert back["Location"] == "/devices/rover/dashboard/"
+
+
+def test_no_token_in_the_new_pages_json_csv_or_logs(staff_client, influx, caplog):
+    caplog.set_level("DEBUG")
+    creds = svc.register_device("rover")
+    assert staff_client.post("/devices/rover/write-now/", {"what": "days", "days": "1"})
+    urls = ["/", "/overview/data", "/devices/last-telemetry?d=rover", "/devices/rover/dashboard/",
+            "/devices/rover/dashboard/data", "/devices/rover/telemetry.csv?mode=raw",
+            "/alerts/"]  # fmt: skip
+    for url in urls:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+        content = b"".join(response) if response.streaming else response.content
+        assert creds.token.encode() not in content, url
+        if url.endswith("mode=raw"):
+            assert content.count(b"\r\n") > 1000  # the day written is in the file
+    assert creds.token not in caplog.text
+    assert all(creds.token not in str(r.args) for r in caplog.records)
