@@ -127,9 +127,16 @@ def list_devices(*, search: str = "", page: int = 1, per_page: int = 50) -> Devi
 
 def last_telemetry(device_ids: list[str]) -> dict[str, datetime]:
     """device id -> newest telemetry time of the given ids (a list page's devices, for its
-    live refresh): one query for the valid ids, none when there are none. Ids that break our
-    rules (other apps') have no time, as on the page itself."""
-    return last_seen(get(), list(dict.fromkeys(device_ids)))
+    live refresh): one query (``list_page``: registry entries and times) for the valid ids,
+    none when there are none. Only registered, not removed devices get a time: the ids come
+    from the browser, and the answer tells no more than the list shows (not whether a removed
+    or never registered id has telemetry). Ids that break our rules (other apps') have no
+    time, as on the page itself."""
+    ids = [d for d in dict.fromkeys(device_ids) if is_valid_device_id(d)]
+    if not ids:
+        return {}
+    registry, seen = _page_details(get(), ids)
+    return {d: at for d, at in seen.items() if (reg := registry.get(d)) and reg.key}
 
 
 def registered_device_ids() -> list[str]:

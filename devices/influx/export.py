@@ -92,8 +92,9 @@ class TelemetryCsv:
                 out.append("")
             elif self.raw:
                 out.append(cell(values[0]))
-            else:  # one mean per series: their mean, as the charts draw it
-                out.append(sum(values) / len(values))
+            else:  # one mean per series: their mean, as the charts draw it (divided first:
+                # two 1.7e308 would overflow their sum)
+                out.append(sum(v / len(values) for v in values))
         return out
 
     def __iter__(self) -> Iterator[str]:

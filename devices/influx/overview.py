@@ -9,6 +9,7 @@ the active devices' values (``queries.fleet_details``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -45,14 +46,15 @@ class FleetDevice:
         if len(self.spark) < 2:
             return ""
         t0, t1 = self.spark[0][0], self.spark[-1][0]
-        lo, hi = min(v for _, v in self.spark), max(v for _, v in self.spark)
+        # Halves: the span of any two finite floats (a device may write +-1e308) stays finite.
+        lo, hi = min(v for _, v in self.spark) / 2, max(v for _, v in self.spark) / 2
         span_t = (t1 - t0).total_seconds() or 1.0
         span_v = (hi - lo) or 1.0
         pad = 1.0
         points = []
         for t, v in self.spark:
             x = (t - t0).total_seconds() / span_t * SPARK_WIDTH
-            y = SPARK_HEIGHT - pad - (v - lo) / span_v * (SPARK_HEIGHT - 2 * pad)
+            y = SPARK_HEIGHT - pad - (v / 2 - lo) / span_v * (SPARK_HEIGHT - 2 * pad)
             points.append(f"{x:.1f},{y:.1f}")
         return " ".join(points)
 
@@ -80,6 +82,14 @@ class FleetOverview:
 
 def _count(rows: list[dict], column: str = "_value") -> int:
     return sum(int(row.get(column) or 0) for row in rows)
+
+
+def _means(windows: dict[datetime, list[float]]) -> list[tuple[datetime, float]]:
+    """(time, mean of its values) oldest first, for the sparkline. Each value is divided
+    before adding (two 1.7e308 would overflow their sum); a mean that is no finite number
+    anyway (InfluxDB's own mean overflowed) is left out."""
+    means = ((t, sum(v / len(vs) for v in vs)) for t, vs in sorted(windows.items()))
+    return [(t, m) for t, m in means if math.isfinite(m)]
 
 
 def _details(conn, device_ids: list[str]) -> dict[str, FleetDevice]:
@@ -122,7 +132,7 @@ def _details(conn, device_ids: list[str]) -> dict[str, FleetDevice]:
             readings=numeric[:KEY_FIELDS],
             # A point is one time with several fields: the busiest field counts points.
             points_last_hour=max(hour.get(device_id, {}).values(), default=0),
-            spark=[(t, sum(vs) / len(vs)) for t, vs in sorted(series.get(first, {}).items())],
+            spark=_means(series.get(first, {})),
             spark_field=first,
         )
     return out

@@ -119,8 +119,14 @@ def write_coverage(conn: Conn, coverage: Coverage) -> None:
     _write_lines(conn, [line], "write the rollup's coverage")
 
 
-def _field_key(name: str) -> str:
-    return name.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+def _field_key(name: str) -> str | None:
+    """``name`` as a line protocol field key, or None if it has none. InfluxDB unescapes only
+    ``\\,`` ``\\=`` ``\\ `` (and ``\\"``) in keys: a backslash is kept as it is, so doubling it
+    would write another field. A backslash before one of those, or at the end, cannot be
+    written back: such a field is left out of the rollup."""
+    if name.endswith("\\") or any(f"\\{c}" in name for c in ',= "'):
+        return None
+    return name.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
 def _is_number(value: object) -> bool:
@@ -166,8 +172,11 @@ def _lines(merged: dict[tuple, list]) -> list[str]:
         values = (total, float(count), low, high)
         if not count or not all(v is not None and math.isfinite(v) for v in values):
             continue  # an overflowing sum is left out: that hour of the field is read raw
+        key = _field_key(name)
+        if key is None:
+            continue
         for stat, value in zip(rq.ROLLUP_STATS, values, strict=True):
-            by_point.setdefault((device_id, stat, at), []).append(f"{_field_key(name)}={value!r}")
+            by_point.setdefault((device_id, stat, at), []).append(f"{key}={value!r}")
     lines = []
     for (device_id, stat, at), fields in by_point.items():
         ns = int(at.timestamp()) * 10**9

@@ -106,11 +106,12 @@ def unit(field: str) -> str:
 
 @register.filter
 def number(value) -> str:
-    """Readings rounded for people: floats to 2 decimals, other values as they are."""
+    """Readings rounded for people: floats to 2 decimals (from 1e15 on, as ``1.7e+308``: a
+    device may write any float, and 309 digits help nobody), other values as they are."""
     if isinstance(value, bool) or value is None:
         return "—" if value is None else str(value).lower()
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.2f}" if abs(value) < 1e15 else f"{value:.6g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -129,7 +130,7 @@ def _utc_labels(context) -> dict:
 
 
 def _cell(value) -> str:
-    """``number(value)``, escaped: a number's text (digits, ``,.-``, ``inf``, ``nan``) needs
+    """``number(value)``, escaped: a number's text (digits, ``,.-+e``, ``inf``, ``nan``) needs
     no escaping, anything else is escaped."""
     if type(value) is float or type(value) is int:
         return number(value)

@@ -360,3 +360,16 @@ def test_the_file_is_sent_in_pieces_as_influxdb_answers(user_client, influx):
     # The header at once, then a piece per 500 rows: never the whole file in memory.
     assert pieces[0] == '"time","Temperature"\r\n'
     assert [p.count("\r\n") for p in pieces[1:]] == [500, 500, 499]
+
+
+def test_windowed_means_of_huge_values_stay_numbers(user_client, influx):
+    """A hostile device's largest floats, in two series of one window: their mean, not inf."""
+    svc.register_device("rover")
+    write(
+        influx,
+        [
+            f"{TAGS} Temperature=1.7e308 {ts(1)}",
+            f"environment,clientId=rover,device=esp Temperature=1.7e308 {ts(1)}",
+        ],
+    )
+    assert rows(get_csv(user_client, range="1h"))[1:] == [[iso(2), "1.7e+308"]]  # window end

@@ -13,7 +13,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from devices import influx
-from devices.ranges import parse_time
+from devices.ranges import EARLIEST, parse_time
 
 DEFAULT_INTERVAL_S = 60.0
 
@@ -69,6 +69,10 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Not a date and time: {since!r}. Use e.g. 2026-11-01T00:00 (UTC)."
                 ) from None
+            if start < EARLIEST:
+                # Every hour from there is queried: year 1 would run for days (and InfluxDB
+                # has no time before 1677).
+                raise CommandError(f"Give a --since between 1970 and now, not {since!r}.")
             try:
                 self.report(influx.rollup_since(start))
             except influx.InfluxError as exc:

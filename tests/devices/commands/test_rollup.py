@@ -68,6 +68,9 @@ def test_since_recomputes_a_range(influx, settings):
     ("args", "message"),
     [
         (("--since", "yesterday"), "Not a date and time"),
+        # Not 2,000 years of hour-chunk queries (a typo's hang), nor times InfluxDB lacks.
+        (("--since", "0001-01-01T00:00"), "between 1970 and now"),
+        (("--since", "1969-12-31T23:00"), "between 1970 and now"),
         (("--since", "2026-11-01T00:00", "--loop"), "without --loop"),
         (("--interval", "0", "--loop"), "must be positive"),
     ],

@@ -219,3 +219,17 @@ def test_many_series_are_rolled_up_a_few_hours_per_query(history, monkeypatch):
     assert count == 1 + 2 + 12 + 3 + 1  # coverage, types x2, sources, coverage again
     window = TimeWindow(at - 29 * HOUR, at, "2h")
     assert_same_board(svc.dashboard("r1", window), svc.dashboard("r1", window, use_rollup=False))
+
+
+def test_fields_of_odd_names_read_the_same_rolled_up(influx, settings):
+    """A device may name a field anything line protocol carries: ``, = space " \\``."""
+    settings.ROLLUP_MAX_HOURS = 24
+    now = datetime.now(UTC)
+    t = int((now - timedelta(hours=3)).timestamp())
+    write(influx, [f'environment,device=dev-1 a\\,b=1,x\\=y=2,sp\\ ace=3,q"t=4,b\\s=5 {t}'])
+    svc.register_device("dev-1")
+    pass_at(now)
+    window = a_window(now)
+    rolled = svc.dashboard("dev-1", window)
+    assert {c.field for c in rolled.charts} == {"a,b", "x=y", "sp ace", 'q"t', "b\\s"}
+    assert_same_board(rolled, svc.dashboard("dev-1", window, use_rollup=False))
