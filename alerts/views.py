@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from devices.ids import is_valid_device_id
+
 from .forms import RuleForm
 from .models import Alert, Notification, Rule
 
@@ -41,7 +43,7 @@ def history(request):
     )
     state = request.GET.get("state", "")
     severity = request.GET.get("severity", "")
-    device = request.GET.get("device", "").strip()[:64]
+    device = request.GET.get("device", "").strip()
     if state == "firing":
         alerts = alerts.filter(resolved_at__isnull=True)
     elif state == "resolved":
@@ -49,7 +51,11 @@ def history(request):
     if severity in dict(Rule.SEVERITIES):
         alerts = alerts.filter(rule__severity=severity)
     if device:
-        alerts = alerts.filter(device_id=device)
+        # An id no device can have (NUL, spaces, too long) matches nothing, and never reaches the
+        # database (PostgreSQL refuses NUL in a string: that was a 500).
+        ok = is_valid_device_id(device)
+        alerts = alerts.filter(device_id=device) if ok else alerts.none()
+        device = device if ok else device.replace("\x00", "")[:64]
     return render(
         request,
         "alerts/history.html",

@@ -36,6 +36,17 @@ def test_history_filters(user_client, alerts):
     assert "room-1" not in user_client.get("/alerts/?device=room-2").content.decode()
 
 
+@pytest.mark.parametrize("device", ["room-1\x00", "a\x00b", "room 1", "x" * 65])
+def test_a_device_filter_no_device_can_have_finds_nothing(user_client, alerts, device):
+    """Not a 500 (PostgreSQL refuses NUL in a string): no device has that id, so no alert."""
+    response = user_client.get("/alerts/", {"device": device})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "No alerts match." in page
+    assert "<code>room-1</code>" not in page
+    assert "<code>room-2</code>" not in page
+
+
 def test_history_needs_a_login(client):
     assert client.get("/alerts/").status_code == 302
 
