@@ -18,8 +18,6 @@
   const pageUrl = window.location.href; // what Reset zoom goes back to
   let zoom = null; // {min, max} in epoch seconds while zoomed, else null: the whole range
   const refreshMs = Math.max(2, Number(board.dataset.refresh) || 5) * 1000;
-  let failures = 0;
-  let timer = null;
 
   function fmtTime(seconds) {
     return new Date(seconds * 1000).toLocaleString();
@@ -233,46 +231,18 @@
     }
   }
 
-  async function refresh() {
-    timer = null;
-    if (document.hidden) return; // resumed by visibilitychange
-    try {
-      const response = await fetch(board.dataset.liveUrl, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      const next = await response.json();
-      if (next.error) throw new Error(next.error);
-      apply(next);
-      failures = 0;
-      setStatus(`Live: updated ${new Date().toLocaleTimeString()} (times in ${zone})`, "live");
-    } catch (err) {
-      failures += 1;
-      const wait = Math.min(60, (refreshMs / 1000) * 2 ** Math.min(failures, 4));
-      setStatus(`Stale: the last refresh failed (${err.message}); retrying in ${wait} s`, "stale");
-      schedule(wait * 1000);
-      return;
-    }
-    schedule(refreshMs);
-  }
-
-  function schedule(ms) {
-    if (timer === null) timer = window.setTimeout(refresh, ms);
-  }
-
   data.charts.forEach(build);
   if (board.dataset.live === "1") {
     setStatus(`Live: updates every ${refreshMs / 1000} s (times in ${zone})`, "live");
-    schedule(refreshMs);
-    document.addEventListener("visibilitychange", () => {
-      if (document.hidden) {
-        if (timer !== null) window.clearTimeout(timer);
-        timer = null;
-        setStatus("Paused while the tab is hidden", "paused");
-      } else {
-        schedule(0);
-      }
+    window.IoTCenterLive.poll({
+      url: board.dataset.liveUrl,
+      everyMs: refreshMs,
+      onData(next) {
+        if (next.error) throw new Error(next.error);
+        apply(next);
+      },
+      onStatus: setStatus,
+      liveText: () => `Live: updated ${new Date().toLocaleTimeString()} (times in ${zone})`,
     });
   }
 })();

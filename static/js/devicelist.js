@@ -13,8 +13,6 @@
   const refreshMs = Math.max(2, Number(table.dataset.refresh) || 5) * 1000;
   const url = new URL(table.dataset.liveUrl, window.location.href);
   for (const row of rows) url.searchParams.append("d", row.dataset.device);
-  let failures = 0;
-  let timer = null;
 
   function setStatus(text, state) {
     if (!status) return;
@@ -55,41 +53,12 @@
     }
   }
 
-  async function refresh() {
-    timer = null;
-    if (document.hidden) return; // resumed by visibilitychange
-    try {
-      const response = await fetch(url, {
-        headers: { Accept: "application/json" },
-        credentials: "same-origin",
-      });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      apply(await response.json());
-      failures = 0;
-      setStatus(`Live: last telemetry updated ${new Date().toLocaleTimeString()}`, "live");
-    } catch (err) {
-      failures += 1;
-      const wait = Math.min(60, (refreshMs / 1000) * 2 ** Math.min(failures, 4));
-      setStatus(`Stale: the last refresh failed (${err.message}); retrying in ${wait} s`, "stale");
-      schedule(wait * 1000);
-      return;
-    }
-    schedule(refreshMs);
-  }
-
-  function schedule(ms) {
-    if (timer === null) timer = window.setTimeout(refresh, ms);
-  }
-
   setStatus(`Live: last telemetry updates every ${refreshMs / 1000} s`, "live");
-  schedule(refreshMs);
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) {
-      if (timer !== null) window.clearTimeout(timer);
-      timer = null;
-      setStatus("Paused while the tab is hidden", "paused");
-    } else {
-      schedule(0);
-    }
+  window.IoTCenterLive.poll({
+    url,
+    everyMs: refreshMs,
+    onData: apply,
+    onStatus: setStatus,
+    liveText: () => `Live: last telemetry updated ${new Date().toLocaleTimeString()}`,
   });
 })();
