@@ -34,11 +34,11 @@ from devices.queries import rollup as rq
 
 from . import rollup
 from .client import Conn, get
-from .devices import device_view
+from .devices import device_view, read_view
 from .errors import InfluxError
-from .lowlevel import check_id, decode_registry, now, query, require_registered, telemetry_query
-from .telemetry import owned, owner, readings_from, series_from
-from .types import RANGES, Device, DeviceView, Reading, SeriesPoint, mask_token
+from .lowlevel import check_id, now, telemetry_query
+from .telemetry import owned, owner, series_from
+from .types import RANGES, Device, DeviceView, Reading, SeriesPoint
 
 # At most this many windows per series: the window grows with the range.
 MAX_POINTS = 500
@@ -184,29 +184,12 @@ def _merge_stats(rows: list[dict], device_id: str) -> dict[str, dict]:
 
 def _view_with_coverage(conn: Conn, device_id: str) -> tuple[DeviceView, rollup.Coverage | None]:
     """``device_view`` (registry + latest values) and the rollup's coverage in one query."""
-    rows = query(
-        conn,
+    flux = (
         queries.device_view(conn.bucket_auth, conn.bucket, device_id)
         + "\n\n"
-        + rq.rollup_coverage(conn.bucket),
-        f"read device {device_id!r}",
-        bucket=conn.bucket,
-        setting="INFLUX_BUCKET",
+        + rq.rollup_coverage(conn.bucket)
     )
-    by_result: dict[str, list[dict]] = {}
-    for row in rows:
-        by_result.setdefault(row.get("result"), []).append(row)
-    registry = decode_registry(by_result.get(queries.VIEW_REGISTRY_RESULT, []))
-    reg = require_registered(registry.get(device_id), device_id)
-    readings = readings_from(by_result.get(queries.VIEW_LATEST_RESULT, []), device_id)
-    device = Device(
-        device_id=device_id,
-        key=reg.key,
-        created_at=reg.created_at,
-        last_seen=max((r.time for r in readings), default=None),
-        token_hint=mask_token(reg.token),
-        rotated_at=reg.rotated_at,
-    )
+    device, readings, by_result = read_view(conn, device_id, flux)
     coverage = rollup.coverage_from_rows(by_result.get(rq.COVERAGE_RESULT, []))
     return DeviceView(device=device, readings=readings), coverage
 

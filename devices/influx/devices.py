@@ -168,28 +168,13 @@ def device_credentials(device_id: str) -> DeviceCredentials:
     return credentials(conn, device_id, reg.key, reg.token)
 
 
-def device_view(
-    device_id: str,
-    *,
-    range_key: str = DEFAULT_RANGE,
-    stats: bool = False,
-    series: bool = False,
-) -> DeviceView:
-    """The device, its latest readings and optionally its statistics and chart series over
-    the range, in ONE query (the detail page, the dashboard and the API each wait for one
-    round trip). Raises InvalidDeviceId, DeviceNotFound."""
-    device_id = check_id(device_id)
-    start, every = time_range(range_key)
-    conn = get()
+def read_view(conn: Conn, device_id: str, flux: str) -> tuple[Device, list, dict[str, list]]:
+    """Run a query built on ``queries.device_view`` (it may add results of its own): the
+    registered device, its latest readings, and every result's rows by name. Raises
+    DeviceNotFound."""
     rows = query(
         conn,
-        queries.device_view(
-            conn.bucket_auth,
-            conn.bucket,
-            device_id,
-            stats_start=start if stats else None,
-            series=(start, every) if series else None,
-        ),
+        flux,
         f"read device {device_id!r}",
         # Most likely to be missing when the registry could be read before: the telemetry one.
         bucket=conn.bucket,
@@ -210,6 +195,30 @@ def device_view(
         token_hint=mask_token(reg.token),
         rotated_at=reg.rotated_at,
     )
+    return device, readings, by_result
+
+
+def device_view(
+    device_id: str,
+    *,
+    range_key: str = DEFAULT_RANGE,
+    stats: bool = False,
+    series: bool = False,
+) -> DeviceView:
+    """The device, its latest readings and optionally its statistics and chart series over
+    the range, in ONE query (the detail page, the dashboard and the API each wait for one
+    round trip). Raises InvalidDeviceId, DeviceNotFound."""
+    device_id = check_id(device_id)
+    start, every = time_range(range_key)
+    conn = get()
+    flux = queries.device_view(
+        conn.bucket_auth,
+        conn.bucket,
+        device_id,
+        stats_start=start if stats else None,
+        series=(start, every) if series else None,
+    )
+    device, readings, by_result = read_view(conn, device_id, flux)
     stats_rows = [
         row for name in ("count", "min", "max", "last") for row in by_result.get(name, [])
     ]
