@@ -68,7 +68,7 @@ def _write(write_api, bucket: str, org: str, lines: list[str]) -> None:
         write_api.write(bucket=bucket, org=org, record="\n".join(lines[i : i + BATCH_LINES]))
 
 
-def _setup_django(server, bucket: str, bucket_auth: str) -> None:
+def _setup_django(server, bucket: str, bucket_auth: str, timeout: str = "30") -> None:
     import django
     from django.conf import settings
 
@@ -79,7 +79,7 @@ def _setup_django(server, bucket: str, bucket_auth: str) -> None:
     settings.INFLUX_ORG = server.org
     settings.INFLUX_BUCKET = bucket
     settings.INFLUX_BUCKET_AUTH = bucket_auth
-    settings.INFLUX_TIMEOUT = "30"
+    settings.INFLUX_TIMEOUT = timeout
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.DEBUG = False
 

@@ -31,31 +31,13 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
+from bench.app import _setup_django
+
 DEVICE = "bench-dash-1"
 DAYS = 30
 REPEAT = 7
 GOAL_RATIO = 2.0
 BATCH_LINES = 20_000
-
-
-def _setup_django(server, bucket: str, bucket_auth: str) -> None:
-    import django
-    from django.conf import settings
-
-    settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
-    django.setup()
-    settings.INFLUX_URL = server.url
-    settings.INFLUX_TOKEN = server.token
-    settings.INFLUX_ORG = server.org
-    settings.INFLUX_BUCKET = bucket
-    settings.INFLUX_BUCKET_AUTH = bucket_auth
-    settings.INFLUX_TIMEOUT = "60"
-    settings.ALLOWED_HOSTS = ["testserver"]
-    settings.DEBUG = False
-
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, run_syncdb=True)
 
 
 def _write_month(write_api, bucket: str, org: str) -> int:
@@ -158,7 +140,7 @@ def main() -> int:
         client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
         client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
         write_api = client.write_api(write_options=SYNCHRONOUS)
-        _setup_django(server, "iot_center", "iot_center_devices")
+        _setup_django(server, "iot_center", "iot_center_devices", timeout="60")
 
         from devices import influx
 
