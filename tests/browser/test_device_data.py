@@ -6,33 +6,18 @@ from __future__ import annotations
 import csv
 
 import pytest
-from django.db import connections
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from devices import influx as svc
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.browser.test_csp import COLLECT_VIOLATIONS
+from tests.browser.pages import open_page
 
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
 def page(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(accept_downloads=True)
-        context.add_init_script(COLLECT_VIOLATIONS)
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        try:
-            yield page
-        finally:
-            # ORM calls made while Playwright's event loop ran have their own connections
-            # (Django keeps one set per asyncio context): close them in that loop.
-            connections.close_all()
-            context.close()
-            browser.close()
+    with open_page(monkeypatch, accept_downloads=True) as page:
+        yield page
 
 
 def read_csv(path) -> list[list[str]]:

@@ -7,34 +7,19 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connections
 from influxdb_client.client.write_api import SYNCHRONOUS
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from devices import simulator
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.pages import open_page
 
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture
 def page(monkeypatch):
-    # Playwright's sync API keeps an event loop around; Django's ORM is used from this thread
-    # only by fixtures, before and after the browser runs.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(accept_downloads=True)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            # ORM calls made while Playwright's event loop ran have their own connections
-            # (Django keeps one set per asyncio context): close them in that loop.
-            connections.close_all()
-            context.close()
-            browser.close()
+    with open_page(monkeypatch, timeout_ms=15_000, accept_downloads=True) as page:
+        yield page
 
 
 def write_hour_of_telemetry(env, device_id: str) -> None:
