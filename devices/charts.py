@@ -140,8 +140,10 @@ def line_chart_geometry(points, *, start: datetime, end: datetime) -> dict:
         start = min(start, points[0].time)
     span = max((end - start).total_seconds(), 1.0)
 
+    scale = plot_w / span
+
     def x_of(t: datetime) -> float:
-        return round(PAD_L + (t - start).total_seconds() / span * plot_w, 1)
+        return round(PAD_L + (t - start).total_seconds() * scale, 1)
 
     for i in range(5):
         t = start + timedelta(seconds=span * i / 4)
@@ -168,19 +170,22 @@ def line_chart_geometry(points, *, start: datetime, end: datetime) -> dict:
         return round(PAD_T + plot_h - f * plot_h, 1)
 
     geometry["yticks"] = [{"y": y_of(v), "label": tick_label(v)} for v in ticks]
-    # A missing window (value None) breaks the line instead of drawing across the gap.
-    parts, run = [], []
+    # A missing window (value None) breaks the line instead of drawing across the gap; a run
+    # of one point is drawn as a dot.
+    parts: list[str] = []
+    dots = geometry["dots"]
+    run, last = 0, None
     for t, value in cleaned:
         if value is None:
-            if len(run) == 1:
-                geometry["dots"].append(run[0])
-            run = []
+            if run == 1:
+                dots.append({"x": last[0], "y": last[1]})
+            run = 0
             continue
-        xy = (x_of(t), y_of(value))
-        parts.append(f"{'L' if run else 'M'}{xy[0]},{xy[1]}")
-        run.append({"x": xy[0], "y": xy[1]})
-    if len(run) == 1:
-        geometry["dots"].append(run[0])
+        last = (x_of(t), y_of(value))
+        parts.append(f"{'L' if run else 'M'}{last[0]},{last[1]}")
+        run += 1
+    if run == 1:
+        dots.append({"x": last[0], "y": last[1]})
     geometry["path"] = " ".join(parts)
     return geometry
 

@@ -240,52 +240,54 @@ def _part_key(device: Device, every: str, shown, plan: RollupPlan, cov) -> str |
     created = device.created_at.timestamp() if device.created_at else None
     hours = tuple(t.timestamp() for t in (*plan.rolled, cov.start, cov.stop))
     ident = (*where, device.device_id, created, every, tuple(shown), hours, cov.stamp)
-    return "iotcenter:rollup-part:" + hashlib.sha256(repr(ident).encode()).hexdigest()
+    return "iotcenter:rollup-part:v2:" + hashlib.sha256(repr(ident).encode()).hexdigest()
 
 
 def _rolled_part(rows: list[dict], device_id: str, every: str, shown) -> dict:
-    """The rollup part of ``queries.dashboard_rollup``'s rows as plain lists (cacheable):
-    ``windows``: per field ``[window end, sum, count]`` in time order; ``min``/``max``: per
-    field."""
+    """The rollup part of ``queries.dashboard_rollup``'s rows as plain lists (cacheable, and
+    cheap to pickle): ``ends``, the window ends (epoch seconds) in time order; ``fields``: per
+    field ``(sums, counts)`` aligned with ``ends`` (None where the field has no rollup in that
+    window); ``min``/``max``: per field."""
     every_s = WINDOW_SECONDS[every]
-    windows: dict[str, dict[int, tuple]] = {name: {} for name in shown}
+    by_end: dict[int, list[dict]] = {}
     picked: dict[str, dict[str, float]] = {"min": {}, "max": {}}
-    columns = [(windows[name], f"{name}_sum", f"{name}_count") for name in shown]
+    wanted = set(shown)
     for row in rows:
         result = row.get("result")
         if result == rq.DASH_ROLLUP_WINDOWS:
             at = row.get("_time")
-            if at is None:
-                continue
-            end = _window_end(at, every_s)
-            for slots, sum_col, count_col in columns:
-                # Float columns (the rollup writes floats only): a number or None.
-                total, count = row.get(sum_col), row.get(count_col)
-                if total is None or count is None:
-                    continue
-                slot = slots.get(end)
-                slots[end] = (total, count) if slot is None else (slot[0] + total, slot[1] + count)
+            if at is not None:
+                by_end.setdefault(_window_end(at, every_s), []).append(row)
         elif result in (rq.DASH_ROLLUP_MIN, rq.DASH_ROLLUP_MAX):
             name, value = row.get("_field"), row.get("_value")
-            if owner(row) != device_id or name not in windows or not is_number(value):
+            if owner(row) != device_id or name not in wanted or not is_number(value):
                 continue
             key, pick = ("min", min) if result == rq.DASH_ROLLUP_MIN else ("max", max)
             known = picked[key].get(name)
             picked[key][name] = float(value) if known is None else pick(known, float(value))
-    return {
-        "windows": {
-            name: [[end, t, c] for end, (t, c) in sorted(slots.items())]
-            for name, slots in windows.items()
-        },
-        **picked,
-    }
+    ends = sorted(by_end)
+    groups = [by_end[end] for end in ends]
+    fields = {}
+    for name in shown:
+        sum_col, count_col = f"{name}_sum", f"{name}_count"
+        sums: list[float | None] = []
+        counts: list[float | None] = []
+        for group in groups:
+            total = count = None
+            for row in group:  # one row per window (the pivot's row key is _time)
+                # Float columns (the rollup writes floats only): a number or None.
+                t, c = row.get(sum_col), row.get(count_col)
+                if t is None or c is None:
+                    continue
+                total, count = (t, c) if total is None else (total + t, count + c)
+            sums.append(total)
+            counts.append(count)
+        fields[name] = (sums, counts)
+    return {"ends": ends, "fields": fields, **picked}
 
 
-def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: str, shown, part):
-    """Per field: window means (sum of sums / sum of counts over every part) and the range's
-    min/max/mean/count, from ``queries.dashboard_rollup``'s raw parts (``rows``) and the rollup
-    part (``part``, from ``_rolled_part``: queried now or cached)."""
-    every_s = WINDOW_SECONDS[every]
+def _raw_parts(rows: list[dict], device_id: str, every_s: int, shown) -> tuple[dict, dict]:
+    """Per field, the raw parts' ``{window end: [sum, count]}`` and ``{"min", "max"}``."""
     windows: dict[str, dict[int, list[float]]] = {name: {} for name in shown}
     stats: dict[str, dict] = {name: {"min": None, "max": None} for name in shown}
     for row in rows:
@@ -309,40 +311,64 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
             key, pick = ("min", min) if result.endswith("_min") else ("max", max)
             entry = stats[name]
             entry[key] = float(value) if entry[key] is None else pick(entry[key], float(value))
+    return windows, stats
+
+
+def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: str, shown, part):
+    """Per field: window means (sum of sums / sum of counts over every part) and the range's
+    min/max/mean/count, from ``queries.dashboard_rollup``'s raw parts (``rows``) and the rollup
+    part (``part``, from ``_rolled_part``: queried now or cached).
+
+    The raw parts (the partial first hour, the hours after the rollup) touch few windows: the
+    rollup part's lists are copied and those windows added in, instead of merging window by
+    window in dictionaries."""
+    raw, stats = _raw_parts(rows, device_id, WINDOW_SECONDS[every], shown)
+    part_ends: list[int] = part["ends"]
+    extra = set().union(*(raw[name].keys() for name in shown)).difference(part_ends)
+    ends = sorted(extra.union(part_ends)) if extra else part_ends
+    at = {end: i for i, end in enumerate(ends)}
+    stop_s = plan.stop.timestamp()
+    # One datetime per window, shared by the fields' points.
+    times = [datetime.fromtimestamp(min(end, stop_s), UTC) for end in ends]
+    n = len(ends)
+    charts = []
     for name in shown:
-        slots, entry = windows[name], stats[name]
-        for end, total, count in part["windows"].get(name, ()):
-            slot = slots.get(end)
-            slots[end] = (total, count) if slot is None else (slot[0] + total, slot[1] + count)
+        part_sums, part_counts = part["fields"].get(name) or ((), ())
+        if ends is part_ends and part_sums:
+            sums, counts = list(part_sums), list(part_counts)
+        else:
+            sums, counts = [None] * n, [None] * n
+            for end, t, c in zip(part_ends, part_sums, part_counts, strict=False):
+                sums[at[end]], counts[at[end]] = t, c
+        for end, (t, c) in raw[name].items():
+            j = at[end]
+            if counts[j] is None:
+                sums[j], counts[j] = t, c
+            else:
+                sums[j], counts[j] = sums[j] + t, counts[j] + c
+        points = []
+        total = 0.0
+        count = 0
+        for when, t, c in zip(times, sums, counts, strict=True):
+            if not c:  # None: no point of the field in the window
+                continue
+            c = int(c)
+            if not c:
+                continue
+            points.append(SeriesPoint(time=when, value=t / c if math.isfinite(t) else None))
+            total += t
+            count += c
+        entry = stats[name]
         for key, pick in (("min", min), ("max", max)):
             value = part[key].get(name)
             if value is not None:
                 entry[key] = value if entry[key] is None else pick(entry[key], value)
-    stop_s = plan.stop.timestamp()
-    times: dict[int, datetime] = {}  # one datetime per window, shared by the fields
-    charts = []
-    for name in shown:
-        slots = sorted(windows[name].items())
-        points = []
-        total = 0.0
-        count = 0
-        for end, (t, c) in slots:
-            c = int(c)
-            if not c:
-                continue
-            at = times.get(end)
-            if at is None:
-                at = times[end] = datetime.fromtimestamp(min(end, stop_s), UTC)
-            points.append(SeriesPoint(time=at, value=t / c if math.isfinite(t) else None))
-            total += t
-            count += c
-        s = stats[name]
         charts.append(
             Chart(
                 field=name,
                 points=points,
-                min=s["min"],
-                max=s["max"],
+                min=entry["min"],
+                max=entry["max"],
                 mean=total / count if count and math.isfinite(total) else None,
                 count=count,
             )
