@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from devices import queries
 
@@ -91,8 +92,10 @@ class FieldStats:
     last_time: datetime | None
 
 
-@dataclass(frozen=True)
-class SeriesPoint:
+class SeriesPoint(NamedTuple):
+    """One point of a chart: a window's time and mean (None: not a finite number). A named
+    tuple, not a dataclass: a 30-day board has 2,500 of them, made again on every read."""
+
     time: datetime
     value: float | None
 
