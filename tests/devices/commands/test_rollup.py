@@ -3,10 +3,6 @@ flag; the simulate backfill refreshes the rollup of what it wrote."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
@@ -17,6 +13,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from devices import influx as svc
 from devices.influx import rollup
 from devices.management.commands.rollup import Command
+
+from .output import assert_loop_stops_soon_after_sigterm
 
 
 def write_hours(env, device_id: str, hours: int, stop: datetime, value: float = 21.0) -> None:
@@ -91,15 +89,7 @@ def test_an_unreachable_influxdb_is_reported_and_the_loop_goes_on(offline_influx
 
 
 def test_the_loop_stops_soon_after_sigterm(influx):
-    out = StringIO()
-    command = Command(stdout=out, stderr=StringIO())
-    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    timer.start()
-    started = time.monotonic()
-    command.handle(loop=True, interval=30)  # the handler only sets a flag
-    assert time.monotonic() - started < 10  # slept in 1-second slices, not 30 seconds
-    assert "Stopped by SIGTERM" in out.getvalue()
-    assert signal.getsignal(signal.SIGTERM) != command.on_signal  # restored
+    assert_loop_stops_soon_after_sigterm(Command, after=1.0, within=10)
 
 
 def test_a_simulate_backfill_refreshes_the_rollup_of_what_it_wrote(influx, settings):
