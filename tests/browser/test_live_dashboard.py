@@ -7,11 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect
 
 from devices import influx as svc
 from tests.browser.pages import open_page
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
@@ -22,18 +22,13 @@ def page(monkeypatch):
         yield page
 
 
-def write(env, lines):
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(env.bucket, env.org, lines, write_precision="s")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
     live_server, influx, staff_user, page
 ):
     svc.register_device("live-1")
     stop = datetime.now(UTC).replace(second=0, microsecond=0)
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=live-1 Temperature={20 + m / 10} "
@@ -66,7 +61,7 @@ def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
     expect(time_value).to_contain_text(":")
 
     page.evaluate("window.__notReloaded = true")
-    write(
+    write_lines(
         influx, [f"environment,device=live-1 Temperature=77.7 {int(datetime.now(UTC).timestamp())}"]
     )
     gauge_value = page.locator("figure.gauge .reading .value").first
@@ -83,7 +78,7 @@ def test_the_overview_lists_the_active_device_and_the_silent_one(
     svc.register_device("active-1")
     svc.register_device("silent-1")
     now = int(datetime.now(UTC).timestamp())
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=active-1 Temperature=21.5 {now - 30}",
@@ -112,7 +107,7 @@ def test_a_failing_refresh_shows_stale_and_recovers_by_itself(
 ):
     svc.register_device("flaky-1")
     now = int(datetime.now(UTC).timestamp())
-    write(local_influx, [f"environment,device=flaky-1 Temperature=21.5 {now - 30}"])
+    write_lines(local_influx, [f"environment,device=flaky-1 Temperature=21.5 {now - 30}"])
     page.goto(f"{live_server.url}/accounts/login/?next=/devices/flaky-1/dashboard/%3Frange%3D1h")
     page.get_by_label("Username").fill("operator")
     page.get_by_label("Password").fill("operator-pass-123")

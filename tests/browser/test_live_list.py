@@ -10,7 +10,8 @@ import pytest
 from playwright.sync_api import expect
 
 from devices import influx as svc
-from tests.browser.test_live_dashboard import page, write  # noqa: F401 (the page fixture)
+from tests.browser.test_live_dashboard import page  # noqa: F401 (the page fixture)
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
@@ -37,7 +38,7 @@ def test_last_telemetry_updates_without_reload_and_goes_stale_on_errors(
     row = page.locator('tr[data-device="quiet-1"]')
     expect(row.locator(".freshness")).to_have_text("no data")
     page.evaluate("window.__notReloaded = true")
-    write(
+    write_lines(
         local_influx,
         [f"environment,device=quiet-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"],
     )
@@ -76,7 +77,9 @@ def test_the_overview_numbers_update_without_reload(
     online = page.locator('[data-stat="online"]')
     expect(online).to_have_text("0")
     page.evaluate("window.__notReloaded = true")
-    write(influx, [f"environment,device=tile-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"])
+    write_lines(
+        influx, [f"environment,device=tile-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"]
+    )
     expect(online).to_have_text("1", timeout=20_000)
     expect(page.locator('[data-stat="never"]')).to_have_text("0")
     expect(page.locator(".live-status")).to_contain_text("Live: numbers as of")

@@ -1,5 +1,7 @@
 """Points tests write straight into InfluxDB, as other apps or older versions would."""
 
+from datetime import UTC, datetime
+
 from influxdb_client import Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -18,3 +20,31 @@ def write_telemetry(env, device_id, when, **fields):
     for name, value in fields.items():
         point = point.field(name, float(value))
     env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket, env.org, point)
+
+
+def write_lines(env, lines: list[str], bucket: str | None = None) -> None:
+    """Line protocol with timestamps in seconds into the test's telemetry bucket (or ``bucket``),
+    20,000 lines a request."""
+    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
+        for i in range(0, len(lines), 20_000):
+            writer.write(bucket or env.bucket, env.org, lines[i : i + 20_000], write_precision="s")
+
+
+def telemetry_count(env, device_id: str) -> int:
+    """How many telemetry values (points x fields) the device has."""
+    query = (
+        f'from(bucket: "{env.bucket}") |> range(start: 0) '
+        f'|> filter(fn: (r) => r.device == "{device_id}") |> count()'
+    )
+    tables = env.client.query_api().query(query, org=env.org)
+    return sum(record.get_value() for table in tables for record in table.records)
+
+
+def write_registrations(env, ids: list[str]) -> None:
+    """Registry points as any IoT Center app writes them (fast: no authorizations)."""
+    created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    lines = [
+        f'deviceauth,deviceId={d} key="k{i:016x}",token="t{i}",createdAt="{created}"'
+        for i, d in enumerate(ids)
+    ]
+    write_lines(env, lines, env.bucket_auth)

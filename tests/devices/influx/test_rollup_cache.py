@@ -14,7 +14,8 @@ from devices.influx import rollup
 from devices.influx.dashboard import TimeWindow
 from devices.queries import rollup as rq
 
-from .test_rollup import HOUR, a_window, assert_same_board, history, minutes, pass_at, write
+from .points import write_lines
+from .test_rollup import HOUR, a_window, assert_same_board, history, minutes, pass_at
 
 __all__ = ["history"]  # the fixture, used by name
 
@@ -49,7 +50,7 @@ def warmed(history) -> tuple:
 
 def temperature(env, value: float, when: datetime) -> None:
     """One Temperature point of r1 (whole seconds)."""
-    write(env, [f"environment,device=r1 Temperature={value} {int(when.timestamp())}"])
+    write_lines(env, [f"environment,device=r1 Temperature={value} {int(when.timestamp())}"])
 
 
 def read_as_raw(env, window, **first_chart):
@@ -143,7 +144,7 @@ def test_a_warm_thirty_days_is_two_queries_and_fewer_rows(local_influx, settings
     while t <= stop.timestamp():
         lines.append(f"environment,device=month Temperature={20 + t % 97 / 9:.3f} {t}")
         t += 600
-    write(local_influx, lines)
+    write_lines(local_influx, lines)
     pass_at(datetime.now(UTC))
     cold, cold_queries, cold_rows, _ = read(local_influx, "month", TimeWindow.preset("30d"))
     warm, warm_queries, warm_rows, read_rollup = read(
