@@ -1,8 +1,9 @@
-"""Points tests write straight into InfluxDB, as other apps or older versions would."""
+"""Points (and device authorizations) tests write straight into InfluxDB, as other apps, older
+versions or a change that failed half-way would."""
 
 from datetime import UTC, datetime
 
-from influxdb_client import Point, WritePrecision
+from influxdb_client import Authorization, Permission, PermissionResource, Point, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 
@@ -48,3 +49,16 @@ def write_registrations(env, ids: list[str]) -> None:
         for i, d in enumerate(ids)
     ]
     write_lines(env, lines, env.bucket_auth)
+
+
+def make_device_auth(env, device_id: str, bucket_id: str | None = None):
+    """A device authorization as register_device makes it (on the telemetry bucket unless told),
+    but no registry point references it: what a change that failed half-way, or another tool,
+    leaves behind."""
+    resource = PermissionResource(type="buckets", id=bucket_id or env.bucket_id, org_id=env.org_id)
+    auth = Authorization(
+        org_id=env.org_id,
+        permissions=[Permission(action="write", resource=resource)],
+        description=f"IoTCenterDevice: {device_id}",
+    )
+    return env.client.authorizations_api().create_authorization(authorization=auth)
