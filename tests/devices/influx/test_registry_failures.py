@@ -53,6 +53,16 @@ def settle(env) -> None:
     assert env.local.stats.wait_idle(timeout=10)
 
 
+def authorization_made_late(env, settings, change, device_id: str) -> None:
+    """``change(device_id)`` (``register_device``, ``rotate_token``) gives up waiting for its new
+    authorization (InfluxUnavailable), which InfluxDB creates afterwards: returns once it has."""
+    settings.INFLUX_TIMEOUT = "1"
+    env.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
+    with pytest.raises(svc.InfluxUnavailable):
+        change(device_id)
+    settle(env)
+
+
 def write_telemetry(env, device_id: str) -> None:
     point = Point("environment").tag("device", device_id).field("Temperature", 21.5)
     point = point.time(datetime.now(UTC), WritePrecision.S)
@@ -130,11 +140,7 @@ def test_a_registration_that_loses_a_race_with_another_process_revokes_its_token
 def test_an_authorization_created_after_its_answer_timed_out_is_revoked_by_the_next_change(
     local_influx, settings
 ):
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.register_device("slow-auth")
-    settle(local_influx)  # InfluxDB created the authorization after the app gave up
+    authorization_made_late(local_influx, settings, svc.register_device, "slow-auth")
     assert svc.list_devices().total == 0
 
     creds = svc.register_device("slow-auth")
@@ -221,11 +227,7 @@ def test_an_old_token_a_rotation_could_not_revoke_is_revoked_by_the_next_change(
 def test_removing_a_device_revokes_every_token_it_ever_had(local_influx, settings):
     svc.register_device("gone-1")
     # A stray authorization of the device (a failed change another process left behind).
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.rotate_token("gone-1")
-    settle(local_influx)
+    authorization_made_late(local_influx, settings, svc.rotate_token, "gone-1")
     assert len(auth_ids(local_influx, "gone-1")) == 2
 
     svc.remove_device("gone-1")
