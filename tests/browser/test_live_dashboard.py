@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from devices import influx as svc
-from tests.browser.pages import open_page
+from tests.browser.pages import log_in, open_page
 from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
@@ -37,10 +37,7 @@ def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
         ],
     )
     base = live_server.url
-    page.goto(f"{base}/accounts/login/?next=/devices/live-1/dashboard/%3Frange%3D1h")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base, "/devices/live-1/dashboard/?range=1h")
     expect(page.get_by_role("heading", name="Dashboard live-1")).to_be_visible()
 
     figure = page.locator('figure.chart[data-field="Temperature"]')
@@ -85,10 +82,7 @@ def test_the_overview_lists_the_active_device_and_the_silent_one(
             f"environment,device=silent-1 Temperature=18.0 {now - 3 * 3600}",
         ],
     )
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "/")
     expect(page.get_by_role("heading", name="Fleet overview")).to_be_visible()
     expect(page.locator('[data-stat="online"]')).to_have_text("1")
     expect(page.locator('[data-stat="silent"]')).to_have_text("1")
@@ -108,10 +102,7 @@ def test_a_failing_refresh_shows_stale_and_recovers_by_itself(
     svc.register_device("flaky-1")
     now = int(datetime.now(UTC).timestamp())
     write_lines(local_influx, [f"environment,device=flaky-1 Temperature=21.5 {now - 30}"])
-    page.goto(f"{live_server.url}/accounts/login/?next=/devices/flaky-1/dashboard/%3Frange%3D1h")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "/devices/flaky-1/dashboard/?range=1h")
     status = page.locator(".live-status")
     expect(status).to_contain_text("Live")
     local_influx.local.faults.add(status=500, count=100, path="/api/v2/query")
