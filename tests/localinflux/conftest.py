@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -33,6 +34,15 @@ def write(client):
     api = client.write_api(write_options=SYNCHRONOUS)
     yield api
     api.close()
+
+
+@pytest.fixture
+def bucket(client, server):
+    """A fresh bucket per test so stored data never leaks between tests (deleted afterwards)."""
+    api = client.buckets_api()
+    made = api.create_bucket(bucket_name=f"b{time.time_ns()}", org=server.org)
+    yield made
+    api.delete_bucket(made)
 
 
 @pytest.fixture(autouse=True)

@@ -31,15 +31,6 @@ def stored(server, bucket_id=None):
     return out
 
 
-@pytest.fixture
-def bucket(client, server):
-    """A fresh bucket per test so stored data never leaks between tests."""
-    api = client.buckets_api()
-    b = api.create_bucket(bucket_name=f"w{time.time_ns()}", org=server.org)
-    yield b
-    api.delete_bucket(b)
-
-
 def test_it_stores_every_field_type(server, write, bucket):
     write.write(
         bucket.name,
