@@ -63,6 +63,11 @@ class Raw:
         return json.loads(self.body)
 
 
+def write_url(server, bucket: str | None = None) -> str:
+    """The write endpoint of ``server``'s org and its bucket (or ``bucket``, a name or id)."""
+    return f"/api/v2/write?org={server.org}&bucket={bucket or server.bucket}"
+
+
 def raw_request(server, method, path, body=b"", token=None, headers=None) -> Raw:
     """One HTTP request with nothing hidden by the client library."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)

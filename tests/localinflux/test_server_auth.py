@@ -11,6 +11,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from localinflux.permissions import all_access_permissions
+from tests.localinflux.conftest import write_url
 
 
 @dataclass
@@ -181,7 +182,7 @@ def test_a_bucket_token_cannot_create_buckets(server, tokens, raw):
 def test_a_bucket_token_may_write_with_org_name(server, tokens, raw):
     resp = raw(
         "POST",
-        f"/api/v2/write?org={server.org}&bucket={server.bucket}",
+        write_url(server),
         b"named v=1 1",
         token=tokens.write_only,
     )

@@ -9,12 +9,9 @@ import pytest
 from influxdb_client import Point
 
 from localinflux.lineprotocol import parse
+from tests.localinflux.conftest import write_url
 
 T0 = 1_700_000_000_000_000_000
-
-
-def write_url(server, bucket=None):
-    return f"/api/v2/write?org={server.org}&bucket={bucket or server.bucket}"
 
 
 @pytest.mark.parametrize(
