@@ -8,13 +8,14 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices.influx import rollup
 from devices.management.commands.rollup import Command
+from tests.devices.influx.points import write_lines
 
 from .output import assert_loop_stops_soon_after_sigterm
+from .output import run as run_command
 
 
 def write_hours(env, device_id: str, hours: int, stop: datetime, value: float = 21.0) -> None:
@@ -23,14 +24,11 @@ def write_hours(env, device_id: str, hours: int, stop: datetime, value: float = 
         f"{int((stop - timedelta(minutes=m)).timestamp())}"
         for m in range(1, hours * 60, 10)
     ]
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(env.bucket, env.org, lines, write_precision="s")
+    write_lines(env, lines)
 
 
 def run(*args) -> str:
-    out = StringIO()
-    call_command("rollup", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
+    return run_command("rollup", *args)
 
 
 def test_one_pass_rolls_up_and_says_what_it_covers(influx, settings):
