@@ -10,10 +10,6 @@ Also: the list, one device and its credentials, as read through the real client.
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client import (
-    Point,
-    WritePrecision,
-)
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
@@ -156,16 +152,7 @@ def test_devices_with_ids_other_apps_wrote_are_listed_without_details(local_infl
 @pytest.mark.localonly
 def test_a_page_of_only_foreign_ids_still_costs_two_queries(local_influx):
     odd = 'say "hi" / ${x}'  # quotes and interpolation must reach Flux as plain text
-    point = (
-        Point("deviceauth")
-        .tag("deviceId", odd)
-        .field("key", "k")
-        .field("token", "t")
-        .time(T0, WritePrecision.S)
-    )
-    local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-        local_influx.bucket_auth, local_influx.org, point
-    )
+    write_registry(local_influx, odd, {"key": "k", "token": "t"}, T0)
     page, queries, rows = one_listing(local_influx)
     [device] = page.devices
     assert (device.device_id, device.key, device.created_at) == (odd, "k", T0)
