@@ -12,7 +12,6 @@ InfluxDB queries, rows and database queries per pass, side by side with the rati
 from __future__ import annotations
 
 import os
-import secrets
 import statistics
 import sys
 import time
@@ -74,20 +73,10 @@ def _pass(server, evaluate) -> tuple[float, int, int, int, int, float]:
 
 
 def main() -> int:
-    from influxdb_client import InfluxDBClient
-    from influxdb_client.client.write_api import SYNCHRONOUS
-
-    from bench.app import _setup_django, _write
-    from localinflux.runner import LocalInflux
+    from bench.app import _local_app, _write
 
     run_start = time.perf_counter()
-    token = secrets.token_urlsafe(32)
-    with LocalInflux(org="iot-center", bucket="iot_center", token=token) as server:
-        client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
-        client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
-        write_api = client.write_api(write_options=SYNCHRONOUS)
-        _setup_django(server, "iot_center", "iot_center_devices")
-
+    with _local_app() as (server, _client, write_api):
         from alerts.services import evaluate
 
         results = {}
@@ -105,8 +94,6 @@ def main() -> int:
                 median = statistics.median(s[0] for s in steady)
                 results[(devices, rules)] = (first, median, steady[0])
                 print(f"  {devices:>5,} devices x {rules:>3} rules measured", file=sys.stderr)
-        write_api.close()
-        client.close()
 
     print()
     print("alerts: one evaluate() pass; first = every device's alert fires, steady = nothing")

@@ -19,6 +19,7 @@ import secrets
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
@@ -88,6 +89,28 @@ def _setup_django(server, bucket: str, bucket_auth: str, timeout: str = "30") ->
     call_command("migrate", verbosity=0, run_syncdb=True)
 
 
+@contextmanager
+def _local_app(timeout: str = "30"):
+    """The local server in-process with the app's two buckets and Django pointed at it:
+    (server, its InfluxDB client, a synchronous write API), both closed at the end."""
+    from influxdb_client import InfluxDBClient
+    from influxdb_client.client.write_api import SYNCHRONOUS
+
+    from localinflux.runner import LocalInflux
+
+    token = secrets.token_urlsafe(32)
+    with LocalInflux(org="iot-center", bucket="iot_center", token=token) as server:
+        client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
+        client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
+        write_api = client.write_api(write_options=SYNCHRONOUS)
+        try:
+            _setup_django(server, "iot_center", "iot_center_devices", timeout)
+            yield server, client, write_api
+        finally:
+            write_api.close()
+            client.close()
+
+
 def _staff_client():
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -100,17 +123,22 @@ def _staff_client():
     return client
 
 
-def _measure(server, fn, repeat: int) -> tuple[float, float, float, float]:
-    """(median seconds, queries, rows, server seconds) per call over ``repeat`` calls."""
+def _measure(server, fn, repeat: int) -> tuple[float, float, float, float, float]:
+    """(median seconds, queries, rows, server seconds, median process CPU seconds) per call over
+    ``repeat`` calls.
+
+    CPU time is the whole process's (the app and the in-process server): on a shared machine it
+    varies far less than wall-clock time."""
     fn()  # warm up: connection, caches, the engine's series index
     gc.collect()
     server.stats.wait_idle()
     server.stats.reset()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     server.stats.wait_idle()
     stats = server.stats
     server_s = sum(r.ms for r in stats.log if r.path.startswith("/api/v2/query")) / 1000
@@ -119,6 +147,7 @@ def _measure(server, fn, repeat: int) -> tuple[float, float, float, float]:
         stats.queries / repeat,
         stats.rows_returned / repeat,
         server_s / repeat,
+        statistics.median(cpu),
     )
 
 
@@ -149,19 +178,8 @@ def _measure_register(server, client, service) -> list[tuple[int, float, float]]
 
 
 def main() -> int:
-    from influxdb_client import InfluxDBClient
-    from influxdb_client.client.write_api import SYNCHRONOUS
-
-    from localinflux.runner import LocalInflux
-
     run_start = time.perf_counter()
-    token = secrets.token_urlsafe(32)
-    with LocalInflux(org="iot-center", bucket="iot_center", token=token) as server:
-        client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
-        client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
-        write_api = client.write_api(write_options=SYNCHRONOUS)
-        _setup_django(server, "iot_center", "iot_center_devices")
-
+    with _local_app() as (server, client, write_api):
         from devices import influx as service
 
         staff = _staff_client()
@@ -184,8 +202,6 @@ def main() -> int:
             results.append((size, load_s, svc, page))
             print(f"  {size:>6,} devices loaded in {load_s:.1f}s, measured", file=sys.stderr)
         registers = _measure_register(server, client, service)
-        write_api.close()
-        client.close()
 
     print()
     print("device list at N devices: median time of repeated calls; per call, InfluxDB queries,")
@@ -196,7 +212,7 @@ def main() -> int:
     )
     print(header)
     print("-" * len(header))
-    for size, _load, (s_t, s_q, s_r, s_s), (p_t, p_q, p_r, p_s) in results:
+    for size, _load, (s_t, s_q, s_r, s_s, _), (p_t, p_q, p_r, p_s, _) in results:
         print(
             f"{size:>8,} | {s_t * 1000:>11.1f} ms {s_q:>7.0f} {s_r:>7,.0f} {s_s * 1000:>6.1f} ms"
             f" | {p_t * 1000:>10.1f} ms {p_q:>7.0f} {p_r:>7,.0f} {p_s * 1000:>6.1f} ms"

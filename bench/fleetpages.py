@@ -15,16 +15,13 @@ last 5 minutes, the rest an hour earlier), as a large fleet where most devices a
 
 from __future__ import annotations
 
-import gc
 import os
-import secrets
-import statistics
 import sys
 import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
-from bench.app import _setup_django, _staff_client, _write
+from bench.app import _local_app, _measure, _staff_client, _write
 
 SIZES = (10, 100_000)
 ACTIVE = 1_000  # devices with telemetry (at most)
@@ -57,33 +54,14 @@ def _telemetry_lines(first: int, last: int, now_ns: int) -> list[str]:
     return out
 
 
-def _measure(server, client, path: str, repeat: int) -> tuple[float, float, float, float, float]:
-    """(median seconds, queries, rows, server seconds, median process CPU seconds) per request.
+def _get(client, path: str):
+    """A logged-in GET of ``path``, answered 200."""
 
-    CPU time is the whole process's (the app and the in-process server): on a shared machine it
-    varies far less than wall-clock time."""
-    response = client.get(path)  # warm up (the engine's series index, connections)
-    assert response.status_code == 200, (path, response.status_code)
-    gc.collect()
-    server.stats.wait_idle()
-    server.stats.reset()
-    times = []
-    cpu = []
-    for _ in range(repeat):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        client.get(path)
-        times.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    server.stats.wait_idle()
-    stats = server.stats
-    server_s = sum(r.ms for r in stats.log if r.path.startswith("/api/v2/query")) / 1000
-    return (
-        statistics.median(times),
-        stats.queries / repeat,
-        stats.rows_returned / repeat,
-        server_s / repeat,
-        statistics.median(cpu),
-    )
+    def get() -> None:
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+
+    return get
 
 
 def _pages(size: int) -> list[tuple[str, str]]:
@@ -101,19 +79,8 @@ def _pages(size: int) -> list[tuple[str, str]]:
 
 
 def main() -> int:
-    from influxdb_client import InfluxDBClient
-    from influxdb_client.client.write_api import SYNCHRONOUS
-
-    from localinflux.runner import LocalInflux
-
     run_start = time.perf_counter()
-    with LocalInflux(org="iot-center", bucket="iot_center", token=secrets.token_urlsafe(32)) as (
-        server
-    ):
-        client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
-        client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
-        write_api = client.write_api(write_options=SYNCHRONOUS)
-        _setup_django(server, "iot_center", "iot_center_devices")
+    with _local_app() as (server, _client, write_api):
         from django.urls import NoReverseMatch, reverse
 
         staff = _staff_client()
@@ -135,12 +102,10 @@ def main() -> int:
                 file=sys.stderr,
             )
             results[size] = [
-                (name, _measure(server, staff, path, REPEAT[size]))
+                (name, _measure(server, _get(staff, path), REPEAT[size]))
                 for name, path in _pages(size)
                 if live or "live" not in name
             ]
-        write_api.close()
-        client.close()
 
     small, large = SIZES
     print()

@@ -19,26 +19,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 def main() -> int:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000
-    import django
-    from django.conf import settings
-
+    from bench.app import _setup_django
     from localinflux.runner import LocalInflux
 
     token = secrets.token_urlsafe(32)
     with LocalInflux(org="iot-center", bucket="iot_center", token=token) as server:
-        settings.DATABASES = {
-            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
-        }
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        settings.INFLUX_URL = server.url
-        settings.INFLUX_TOKEN = server.token
-        settings.INFLUX_ORG = server.org
-        settings.INFLUX_BUCKET = "iot_center"
-        settings.INFLUX_BUCKET_AUTH = "iot_center_devices"
-        settings.INFLUX_TIMEOUT = "30"
+        _setup_django(server, "iot_center", "iot_center_devices")
         from devices import influx
 
         influx.ensure_buckets()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import threading
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from django.db.backends.signals import connection_created
 from influxdb_client import InfluxDBClient
 
 from localinflux.runner import LocalInflux, free_port
+
+pytest_plugins = ["localinflux.pytest_plugin"]  # the session's local server: localinflux_server
 
 DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
 
@@ -97,38 +98,28 @@ class InfluxServer:
 
 
 @dataclass
-class InfluxEnv:
-    url: str
-    token: str
-    org: str
-    org_id: str
+class InfluxEnv(InfluxServer):
+    """The server and one test's own buckets."""
+
     bucket: str
     bucket_id: str
     bucket_auth: str
     bucket_auth_id: str
-    local: LocalInflux | None
     client: InfluxDBClient
 
 
 @pytest.fixture(scope="session")
-def influx_server():
+def influx_server(request):
     url = os.environ.get("IOTCENTER_TEST_INFLUX_URL")
-    if url:
-        token = os.environ["IOTCENTER_TEST_INFLUX_TOKEN"]
-        org = os.environ["IOTCENTER_TEST_INFLUX_ORG"]
-        with InfluxDBClient(url=url, token=token, org=org, timeout=10_000) as client:
-            org_id = client.organizations_api().find_organizations(org=org)[0].id
-        yield InfluxServer(url=url, token=token, org=org, org_id=org_id, local=None)
-        return
-    server = LocalInflux(
-        org="iot-center", bucket="iot_center", token=secrets.token_urlsafe(32)
-    ).start()
-    try:
-        yield InfluxServer(
-            url=server.url, token=server.token, org=server.org, org_id=server.org_id, local=server
-        )
-    finally:
-        server.stop()
+    if not url:
+        # localinflux's own pytest fixture: started only when no real InfluxDB is given.
+        server = request.getfixturevalue("localinflux_server")
+        return InfluxServer(server.url, server.token, server.org, server.org_id, local=server)
+    token = os.environ["IOTCENTER_TEST_INFLUX_TOKEN"]
+    org = os.environ["IOTCENTER_TEST_INFLUX_ORG"]
+    with InfluxDBClient(url=url, token=token, org=org, timeout=10_000) as client:
+        org_id = client.organizations_api().find_organizations(org=org)[0].id
+    return InfluxServer(url=url, token=token, org=org, org_id=org_id, local=None)
 
 
 @pytest.fixture(scope="session")
@@ -177,15 +168,11 @@ def influx(influx_server, operator_client, settings, transactional_db):
         influx_server.local.stats.reset()
     try:
         yield InfluxEnv(
-            url=influx_server.url,
-            token=influx_server.token,
-            org=influx_server.org,
-            org_id=influx_server.org_id,
+            **vars(influx_server),
             bucket=telemetry.name,
             bucket_id=telemetry.id,
             bucket_auth=registry.name,
             bucket_auth_id=registry.id,
-            local=influx_server.local,
             client=operator_client,
         )
     finally:

@@ -1,9 +1,5 @@
 """``manage.py alerts``: one pass by default; ``--loop`` stops on a signal flag."""
 
-import os
-import signal
-import threading
-import time
 from io import StringIO
 
 import pytest
@@ -12,6 +8,7 @@ from django.core.management import call_command
 from alerts.management.commands.alerts import Command
 from alerts.models import Alert, Rule
 from tests.alerts.helpers import rule, write_minutes
+from tests.devices.commands.output import assert_loop_stops_soon_after_sigterm
 
 
 def test_one_pass_by_default(influx):
@@ -34,15 +31,7 @@ def test_an_unreachable_influxdb_is_reported_and_the_loop_goes_on(offline_influx
 
 @pytest.mark.django_db
 def test_the_loop_stops_soon_after_sigterm(offline_influx):
-    out = StringIO()
-    command = Command(stdout=out, stderr=StringIO())
-    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    timer.start()
-    started = time.monotonic()
-    command.handle(loop=True, interval=30)  # the handler only sets a flag
-    assert time.monotonic() - started < 5  # slept in 1-second slices, not 30 seconds
-    assert "Stopped by SIGTERM" in out.getvalue()
-    assert signal.getsignal(signal.SIGTERM) != command.on_signal  # restored
+    assert_loop_stops_soon_after_sigterm(Command, after=0.5, within=5)
 
 
 def test_example_rules_are_created_once(influx):

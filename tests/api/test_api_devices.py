@@ -3,9 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as service
+from tests.devices.influx.points import write_lines
 
 
 def register(staff_client, device_id):
@@ -16,14 +16,8 @@ def register(staff_client, device_id):
 
 def test_it_lists_devices_in_the_reference_shape(staff_client, influx):
     tokens = [register(staff_client, d).token for d in ("api-2", "api-1")]
-    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
-        when = datetime.now(UTC) - timedelta(minutes=1)
-        writer.write(
-            bucket=influx.bucket,
-            org=influx.org,
-            record=f"environment,device=api-1 Temperature=20.5 {int(when.timestamp())}",
-            write_precision="s",
-        )
+    when = datetime.now(UTC) - timedelta(minutes=1)
+    write_lines(influx, [f"environment,device=api-1 Temperature=20.5 {int(when.timestamp())}"])
     response = staff_client.get("/api/devices")
     assert response.status_code == 200
     body = response.json()
@@ -52,13 +46,9 @@ def test_it_filters_the_api_list_by_id(staff_client, influx):
 def test_it_returns_one_device_with_latest_readings(staff_client, influx):
     creds = register(staff_client, "api-3")
     when = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
-    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(
-            bucket=influx.bucket,
-            org=influx.org,
-            record=f"environment,device=api-3 Temperature=22.5,Humidity=40 {int(when.timestamp())}",
-            write_precision="s",
-        )
+    write_lines(
+        influx, [f"environment,device=api-3 Temperature=22.5,Humidity=40 {int(when.timestamp())}"]
+    )
     response = staff_client.get("/api/devices/api-3")
     assert response.status_code == 200
     # A list of one, as the reference API answers (iot-api-ui shows nothing otherwise).

@@ -10,9 +10,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as service
+from tests.devices.influx.points import write_lines
 
 JSON = {"content_type": "application/json"}
 
@@ -117,8 +117,7 @@ def test_the_plots_get_annotated_csv_of_hourly_means(ui, influx):
         f"environment,device=ui-1 Humidity={v} {int((now + timedelta(minutes=m)).timestamp())}"
         for m, v in ((0, 40.0), (10, 50.0))
     ]
-    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(bucket=influx.bucket, org=influx.org, record=lines, write_precision="s")
+    write_lines(influx, lines)
     response = ui.post(
         "/devices/ui-1/measurements",
         {"query": ui_plot_query(influx.bucket, "ui-1", "Humidity")},
@@ -195,13 +194,9 @@ def test_a_bucket_the_tutorial_wrote_integers_to_keeps_working(ui, influx):
     type. Reading and plotting go on; generating says clearly why it cannot write."""
     ui.post("/devices", {"deviceId": "ui-1"})
     when = int((datetime.now(UTC) - timedelta(minutes=5)).timestamp())
-    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(
-            bucket=influx.bucket,
-            org=influx.org,
-            record=f"environment,device=ui-1 Temperature=20i,Humidity=40i,Pressure=1000i {when}",
-            write_precision="s",
-        )
+    write_lines(
+        influx, [f"environment,device=ui-1 Temperature=20i,Humidity=40i,Pressure=1000i {when}"]
+    )
     response = ui.post("/devices/generate", {"deviceIds": ["ui-1"]})
     assert response.status_code == 409
     message = response.json()["message"]

@@ -1,9 +1,11 @@
 """A Chromium page for a test: the system browser, CSP violations collected, and the database
-connections that ORM calls opened under Playwright's event loop closed afterwards."""
+connections that ORM calls opened under Playwright's event loop closed afterwards; logging in
+through the site's login form."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from urllib.parse import quote
 
 from django.db import connections
 from playwright.sync_api import sync_playwright
@@ -31,3 +33,22 @@ def open_page(monkeypatch, *, timeout_ms: int = 20_000, **context_options):
             connections.close_all()
             context.close()
             browser.close()
+
+
+def submit_login(
+    page,
+    username: str = "operator",
+    password: str = "operator-pass-123",  # noqa: S107 - the staff_user fixture's
+) -> None:
+    """Fill in and send the login form the page shows (the ``staff_user`` fixture's account
+    unless told)."""
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def log_in(page, base: str, next_path: str = "", **account: str) -> None:
+    """Open the login page of the site at ``base`` and log in, to go on to ``next_path``."""
+    query = f"?next={quote(next_path, safe='/:')}" if next_path else ""
+    page.goto(f"{base}/accounts/login/{query}")
+    submit_login(page, **account)

@@ -8,13 +8,14 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect
 
 from alerts.models import Alert, Rule
 from alerts.services import evaluate
 from devices import influx as svc
+from tests.browser.pages import log_in
 from tests.browser.test_live_dashboard import page  # noqa: F401 (the Chromium page fixture)
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
@@ -43,17 +44,13 @@ def test_a_firing_alert_shows_on_the_overview_and_dashboard_and_is_acknowledged(
     stop = datetime.now(UTC).replace(microsecond=0)
     times = [int((stop - timedelta(minutes=m)).timestamp()) for m in range(30)]
     lines = [f"environment,device=alarm-1 CO2={1800 + i} {t}" for i, t in enumerate(times)]
-    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(influx.bucket, influx.org, lines, write_precision="s")
+    write_lines(influx, lines)
     rule = Rule(name="CO2 high", device_id="alarm-1", field="CO2", threshold=1500, minutes=10)
     rule.full_clean()
     rule.save()
     assert [a.device_id for a in evaluate().fired] == ["alarm-1"]
 
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "/")
     panel = page.get_by_role("region", name="Firing alerts")
     expect(panel).to_contain_text("CO2 high")
     expect(panel).to_contain_text("alarm-1")

@@ -20,13 +20,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
 from django.test import Client
-from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect, sync_playwright
 
 from devices import influx as svc
 from devices import live
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.browser.test_csp import COLLECT_VIOLATIONS
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
@@ -319,8 +319,7 @@ def test_points_simulate_writes_appear_without_a_reload(logged_in, influx, page)
         f"{int((stop - timedelta(minutes=m)).timestamp())}"
         for m in range(30)
     ]
-    with influx.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(influx.bucket, influx.org, lines, write_precision="s")
+    write_lines(influx, lines)
     page.goto(f"{logged_in}?range=1h")
     freshness = page.locator("figure.gauge .freshness").first
     expect(freshness).to_have_text(">5 min")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from devices import influx as svc
-from tests.browser.pages import open_page
+from tests.browser.pages import log_in, open_page
 
 pytestmark = [pytest.mark.browser]
 
@@ -28,10 +28,7 @@ def read_csv(path) -> list[list[str]]:
 @pytest.mark.django_db(transaction=True)
 def test_write_data_now_then_download_the_csv(live_server, influx, staff_user, page):
     svc.register_device("bench:7")
-    page.goto(f"{live_server.url}/accounts/login/?next=/devices/bench:7/dashboard/%3Frange%3D6h")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "/devices/bench:7/dashboard/?range=6h")
 
     data = page.get_by_role("region", name="Data")
     expect(data).to_contain_text("python manage.py simulate bench:7")

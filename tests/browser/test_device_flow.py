@@ -7,11 +7,11 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect
 
 from devices import simulator
-from tests.browser.pages import open_page
+from tests.browser.pages import log_in, open_page, submit_login
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
@@ -33,8 +33,7 @@ def write_hour_of_telemetry(env, device_id: str) -> None:
         )
         for t, fields in simulator.readings(device_id, stop - timedelta(hours=1), stop, rng)
     ]
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(bucket=env.bucket, org=env.org, record=lines, write_precision="s")
+    write_lines(env, lines)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,9 +41,7 @@ def test_an_operator_manages_a_device_from_the_browser(live_server, influx, staf
     base = live_server.url
     page.goto(f"{base}/devices/")
     expect(page).to_have_url(f"{base}/accounts/login/?next=/devices/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    submit_login(page)
     expect(page.get_by_role("heading", name="Devices")).to_be_visible()
 
     # Register: the token is on this page once, in the copy box and the download.
@@ -114,10 +111,7 @@ def test_a_viewer_sees_devices_but_no_management(live_server, influx, plain_user
     from devices import influx as service
 
     service.register_device("viewer-sees")
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("viewer")
-    page.get_by_label("Password").fill("viewer-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, username="viewer", password="viewer-pass-123")
     expect(page.get_by_role("row").filter(has_text="viewer-sees")).to_be_visible()
     expect(page.get_by_role("link", name="Register a device")).to_have_count(0)
     page.get_by_role("link", name="Details").click()

@@ -7,11 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 from playwright.sync_api import expect
 
 from devices import influx as svc
-from tests.browser.pages import open_page
+from tests.browser.pages import log_in, open_page
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
@@ -22,18 +22,13 @@ def page(monkeypatch):
         yield page
 
 
-def write(env, lines):
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(env.bucket, env.org, lines, write_precision="s")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
     live_server, influx, staff_user, page
 ):
     svc.register_device("live-1")
     stop = datetime.now(UTC).replace(second=0, microsecond=0)
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=live-1 Temperature={20 + m / 10} "
@@ -42,10 +37,7 @@ def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
         ],
     )
     base = live_server.url
-    page.goto(f"{base}/accounts/login/?next=/devices/live-1/dashboard/%3Frange%3D1h")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, base, "/devices/live-1/dashboard/?range=1h")
     expect(page.get_by_role("heading", name="Dashboard live-1")).to_be_visible()
 
     figure = page.locator('figure.chart[data-field="Temperature"]')
@@ -66,7 +58,7 @@ def test_hover_shows_a_value_and_a_new_point_appears_without_reload(
     expect(time_value).to_contain_text(":")
 
     page.evaluate("window.__notReloaded = true")
-    write(
+    write_lines(
         influx, [f"environment,device=live-1 Temperature=77.7 {int(datetime.now(UTC).timestamp())}"]
     )
     gauge_value = page.locator("figure.gauge .reading .value").first
@@ -83,17 +75,14 @@ def test_the_overview_lists_the_active_device_and_the_silent_one(
     svc.register_device("active-1")
     svc.register_device("silent-1")
     now = int(datetime.now(UTC).timestamp())
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=active-1 Temperature=21.5 {now - 30}",
             f"environment,device=silent-1 Temperature=18.0 {now - 3 * 3600}",
         ],
     )
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "/")
     expect(page.get_by_role("heading", name="Fleet overview")).to_be_visible()
     expect(page.locator('[data-stat="online"]')).to_have_text("1")
     expect(page.locator('[data-stat="silent"]')).to_have_text("1")
@@ -112,11 +101,8 @@ def test_a_failing_refresh_shows_stale_and_recovers_by_itself(
 ):
     svc.register_device("flaky-1")
     now = int(datetime.now(UTC).timestamp())
-    write(local_influx, [f"environment,device=flaky-1 Temperature=21.5 {now - 30}"])
-    page.goto(f"{live_server.url}/accounts/login/?next=/devices/flaky-1/dashboard/%3Frange%3D1h")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    write_lines(local_influx, [f"environment,device=flaky-1 Temperature=21.5 {now - 30}"])
+    log_in(page, live_server.url, "/devices/flaky-1/dashboard/?range=1h")
     status = page.locator(".live-status")
     expect(status).to_contain_text("Live")
     local_influx.local.faults.add(status=500, count=100, path="/api/v2/query")

@@ -10,16 +10,15 @@ import pytest
 from playwright.sync_api import expect
 
 from devices import influx as svc
-from tests.browser.test_live_dashboard import page, write  # noqa: F401 (the page fixture)
+from tests.browser.pages import log_in
+from tests.browser.test_live_dashboard import page  # noqa: F401 (the page fixture)
+from tests.devices.influx.points import write_lines
 
 pytestmark = [pytest.mark.browser]
 
 
-def log_in(page, base):  # noqa: F811
-    page.goto(f"{base}/accounts/login/?next=/devices/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+def log_in_to_the_list(page, base):  # noqa: F811
+    log_in(page, base, "/devices/")
     expect(page.get_by_role("heading", name="Devices")).to_be_visible()
 
 
@@ -33,11 +32,11 @@ def test_last_telemetry_updates_without_reload_and_goes_stale_on_errors(
 ):
     svc.register_device("quiet-1")
     svc.register_device("other-1")
-    log_in(page, live_server.url)
+    log_in_to_the_list(page, live_server.url)
     row = page.locator('tr[data-device="quiet-1"]')
     expect(row.locator(".freshness")).to_have_text("no data")
     page.evaluate("window.__notReloaded = true")
-    write(
+    write_lines(
         local_influx,
         [f"environment,device=quiet-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"],
     )
@@ -69,14 +68,13 @@ def test_the_overview_numbers_update_without_reload(
 
     monkeypatch.setattr(views, "OVERVIEW_REFRESH_SECONDS", 2)
     svc.register_device("tile-1")
-    page.goto(f"{live_server.url}/accounts/login/?next=/")
-    page.get_by_label("Username").fill("operator")
-    page.get_by_label("Password").fill("operator-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "/")
     online = page.locator('[data-stat="online"]')
     expect(online).to_have_text("0")
     page.evaluate("window.__notReloaded = true")
-    write(influx, [f"environment,device=tile-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"])
+    write_lines(
+        influx, [f"environment,device=tile-1 Temperature=1 {int(datetime.now(UTC).timestamp())}"]
+    )
     expect(online).to_have_text("1", timeout=20_000)
     expect(page.locator('[data-stat="never"]')).to_have_text("0")
     expect(page.locator(".live-status")).to_contain_text("Live: numbers as of")

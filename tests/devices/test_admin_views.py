@@ -10,38 +10,13 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
+from tests.devices.influx.points import telemetry_count, write_lines, write_registrations
 
 ADMIN_HEADER = "IoT Center administration"
 INJECTION = 'x") or r._measurement != ("'
 INJECTION_URL = "/admin/devices/x%22)%20or%20true%20or%20(%22/"
-
-
-def write_lines(env, bucket: str, lines: list[str]) -> None:
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(bucket=bucket, org=env.org, record=lines, write_precision="s")
-
-
-def write_registrations(env, ids: list[str]) -> None:
-    """Registry points as any IoT Center app writes them (fast: no authorizations)."""
-    created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    write_lines(
-        env,
-        env.bucket_auth,
-        [f'deviceauth,deviceId={d} key="k{i:016x}",token="t{i}",createdAt="{created}"'
-         for i, d in enumerate(ids)],
-    )  # fmt: skip
-
-
-def telemetry_count(env, device_id: str) -> int:
-    query = (
-        f'from(bucket: "{env.bucket}") |> range(start: -30d) '
-        f'|> filter(fn: (r) => r.device == "{device_id}") |> count()'
-    )
-    tables = env.client.query_api().query(query, org=env.org)
-    return sum(record.get_value() for table in tables for record in table.records)
 
 
 def auth_ids(env) -> set[str]:
@@ -205,7 +180,7 @@ def test_the_register_page_refuses_bad_ids_before_any_request(
 def test_staff_open_a_device_with_a_masked_token_and_latest_values(staff_client, influx):
     creds = svc.register_device("porch")
     when = int(datetime.now(UTC).timestamp()) - 20
-    write_lines(influx, influx.bucket, [f"environment,device=porch Temperature=19.25 {when}"])
+    write_lines(influx, [f"environment,device=porch Temperature=19.25 {when}"])
     response = staff_client.get("/admin/devices/porch/")
     page = response.content.decode()
     assert response.status_code == 200
@@ -282,7 +257,7 @@ def test_staff_remove_a_device_after_confirming(staff_client, influx, delete_tel
     creds = svc.register_device("old-1")
     svc.register_device("keep-1")
     now = int(datetime.now(UTC).timestamp())
-    write_lines(influx, influx.bucket, [f"environment,device=old-1 Temperature=1.0 {now}"])
+    write_lines(influx, [f"environment,device=old-1 Temperature=1.0 {now}"])
 
     confirm = staff_client.get("/admin/devices/old-1/remove/")
     assert confirm.status_code == 200

@@ -12,15 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices.influx import export
-
-
-def write(env, lines):
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(env.bucket, env.org, lines, write_precision="s")
+from tests.devices.influx.points import write_lines
 
 
 def body(response) -> str:
@@ -54,7 +49,7 @@ TAGS = "environment,clientId=rover,device=rover"
 @pytest.fixture
 def rover(user_client, influx):
     svc.register_device("rover")
-    write(
+    write_lines(
         influx,
         [
             f"{TAGS} Temperature=21.5,Humidity=40 {ts(1)}",
@@ -103,7 +98,7 @@ def test_windowed_has_the_window_means_of_the_numeric_fields(rover):
 
 
 def test_windowed_means_match_the_dashboard(rover, influx):
-    write(influx, [f"{TAGS} Temperature=22.5 {ts(1) + 30}"])  # a second point in window 1
+    write_lines(influx, [f"{TAGS} Temperature=22.5 {ts(1) + 30}"])  # a second point in window 1
     table = rows(get_csv(rover, range="1h"))
     assert table[1] == [iso(2), "22.0", "40.0"]
     board = rover.get("/devices/rover/dashboard/", {"range": "1h"}).context["board"]
@@ -186,7 +181,7 @@ def test_ids_with_a_colon_give_a_safe_filename(user_client, influx):
 @pytest.mark.localonly
 def test_a_download_costs_two_queries_whatever_its_size(rover, local_influx):
     stats = local_influx.local.stats
-    write(local_influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 600)])
+    write_lines(local_influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 600)])
     for params in ({"range": "1h", "mode": "raw"}, {"range": "30d"}, {"range": "5m"}):
         stats.wait_idle()
         stats.reset()
@@ -287,8 +282,8 @@ class CuttingProxy:
 
 def test_influxdb_failing_mid_download_ends_the_file_saying_so(rover, influx, settings):
     # Enough rows that the client has read some (it reads 64 KiB at a time) before the cut.
-    write(influx, [f"{TAGS} Temperature={m}.5 {ts(-m)}" for m in range(1, 3000)])
-    write(influx, [f"{TAGS} Temperature=777.25 {ts(-100) + 30}"])
+    write_lines(influx, [f"{TAGS} Temperature={m}.5 {ts(-m)}" for m in range(1, 3000)])
+    write_lines(influx, [f"{TAGS} Temperature=777.25 {ts(-100) + 30}"])
     proxy = CuttingProxy(influx.url, b"777.25")
     settings.INFLUX_URL = proxy.url
     try:
@@ -309,7 +304,7 @@ def test_influxdb_failing_mid_download_ends_the_file_saying_so(rover, influx, se
 @pytest.mark.localonly
 def test_a_capped_download_reads_little_more_than_the_cap(user_client, local_influx, settings):
     svc.register_device("rover")
-    write(local_influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 2000)])
+    write_lines(local_influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 2000)])
     settings.EXPORT_MAX_ROWS = 50
     stats = local_influx.local.stats
     stats.wait_idle()
@@ -353,7 +348,7 @@ def test_head_answers_the_headers_of_the_download(rover):
 
 def test_the_file_is_sent_in_pieces_as_influxdb_answers(user_client, influx):
     svc.register_device("rover")
-    write(influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 1500)])
+    write_lines(influx, [f"{TAGS} Temperature={m} {ts(-m)}" for m in range(1, 1500)])
     response = get_csv(user_client, range="3d", mode="raw")
     assert response.streaming
     pieces = [piece.decode() for piece in response.streaming_content]
@@ -365,7 +360,7 @@ def test_the_file_is_sent_in_pieces_as_influxdb_answers(user_client, influx):
 def test_windowed_means_of_huge_values_stay_numbers(user_client, influx):
     """A hostile device's largest floats, in two series of one window: their mean, not inf."""
     svc.register_device("rover")
-    write(
+    write_lines(
         influx,
         [
             f"{TAGS} Temperature=1.7e308 {ts(1)}",

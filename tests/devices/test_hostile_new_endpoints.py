@@ -10,16 +10,16 @@ from alerts.models import Alert
 from devices import influx as svc
 from devices.templatetags.iot import number
 from tests.alerts.helpers import now, rule
-from tests.devices.test_views_overview import point, register, write
+from tests.devices.influx.points import write_lines
+from tests.devices.test_views_overview import point, register
 
 NUMBER = r"-?\d+(\.\d+)?"
 
 
 def test_huge_values_draw_a_sparkline_of_finite_points(staff_client, influx):
     register(influx, ["huge-1"])
-    write(
+    write_lines(
         influx,
-        influx.bucket,
         [
             point("huge-1", 1, Temperature=1e308),
             point("huge-1", 3, Temperature=-1e308),

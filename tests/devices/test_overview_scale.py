@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.devices.test_views_overview import now, point, register, write
+from tests.devices.influx.points import write_lines
+from tests.devices.test_views_overview import now, point, register
 
 
 def cost(client, stats):
@@ -29,10 +30,8 @@ def test_the_overview_costs_two_queries_and_bounded_rows_at_10_and_1000_devices(
     def fleet_of(first, count, minutes_ago):
         ids = [f"dev-{i:04d}" for i in range(first, first + count)]
         register(local_influx, ids)
-        write(
-            local_influx,
-            local_influx.bucket,
-            [point(d, minutes_ago, Temperature=20 + i % 3) for i, d in enumerate(ids)],
+        write_lines(
+            local_influx, [point(d, minutes_ago, Temperature=20 + i % 3) for i, d in enumerate(ids)]
         )
 
     fleet_of(0, 8, 1)
@@ -57,10 +56,8 @@ def test_the_overview_costs_two_queries_and_bounded_rows_at_10_and_1000_devices(
 def test_active_devices_get_a_sparkline_with_a_text_alternative(staff_client, influx, settings):
     settings.FLEET_ONLINE_MINUTES = 5
     register(influx, ["spark-1"])
-    write(
-        influx,
-        influx.bucket,
-        [point("spark-1", m, Temperature=10 + m, Humidity=50) for m in range(1, 50, 4)],
+    write_lines(
+        influx, [point("spark-1", m, Temperature=10 + m, Humidity=50) for m in range(1, 50, 4)]
     )
     response = staff_client.get("/")
     [device] = response.context["fleet"].active
@@ -78,9 +75,8 @@ def test_only_registered_devices_count_whichever_tag_names_them(staff_client, in
     settings.FLEET_ONLINE_MINUTES = 5
     register(influx, ["v2-1", "both-1", "gone-1"])
     stamp = int((now() - timedelta(minutes=1)).timestamp())
-    write(
+    write_lines(
         influx,
-        influx.bucket,
         [
             # iot-center-v2: clientId names the device, device names the board type.
             f"environment,clientId=v2-1,device=ESP8266 Temperature=1 {stamp}",
@@ -91,7 +87,7 @@ def test_only_registered_devices_count_whichever_tag_names_them(staff_client, in
         ],
     )
     # gone-1 is removed: its telemetry stays but no longer counts.
-    write(influx, influx.bucket_auth, ['deviceauth,deviceId=gone-1 key="",token=""'])
+    write_lines(influx, ['deviceauth,deviceId=gone-1 key="",token=""'], influx.bucket_auth)
     fleet = staff_client.get("/").context["fleet"]
     assert (fleet.registered, fleet.online, fleet.silent, fleet.never_seen) == (2, 2, 0, 0)
     # Same newest time: ties go by id, descending (as newest-first by (time, id)).
@@ -116,11 +112,11 @@ def test_the_live_numbers_cost_one_query_and_a_few_rows_at_any_size(
         return stats.queries, stats.rows_returned, response.json()["stats"]
 
     register(local_influx, ["a-1", "a-2"])
-    write(local_influx, local_influx.bucket, [point("a-1", 1, Temperature=1)])
+    write_lines(local_influx, [point("a-1", 1, Temperature=1)])
     small = numbers()
     ids = [f"dev-{i:04d}" for i in range(1000)]
     register(local_influx, ids)
-    write(local_influx, local_influx.bucket, [point(d, 30, Temperature=1) for d in ids[:600]])
+    write_lines(local_influx, [point(d, 30, Temperature=1) for d in ids[:600]])
     large = numbers()
     assert small[2] == {"registered": 2, "online": 1, "silent": 0, "never": 1, "points": 1}
     assert large[2] == {"registered": 1002, "online": 1, "silent": 600, "never": 401, "points": 601}

@@ -7,18 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
+from tests.devices.influx.points import write_lines
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def write(env, lines):
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(env.bucket, env.org, lines, write_precision="s")
 
 
 def at(minutes_ago: float) -> int:
@@ -28,7 +23,7 @@ def at(minutes_ago: float) -> int:
 @pytest.fixture
 def rover(staff_client, influx):
     svc.register_device("rover")
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=rover Temperature={20 + m},Lat={50 + m / 100},"
@@ -123,7 +118,7 @@ def test_the_live_refresh_moves_the_gauge_arc_with_a_new_reading(rover, influx):
     before = _arc(rover.get("/devices/rover/dashboard/data", {"range": "1h"}))
     assert before
     assert f'<path class="value" d="{before}"/>' in page
-    write(influx, [f"environment,device=rover Temperature=35 {at(0)}"])
+    write_lines(influx, [f"environment,device=rover Temperature=35 {at(0)}"])
     cache.clear()  # the next refresh interval
     after = _arc(rover.get("/devices/rover/dashboard/data", {"range": "1h"}))
     assert after

@@ -12,21 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 from django.test import Client
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices import live
+from tests.devices.influx.points import write_lines
 
 
 def write(env, value: float, minutes_ago: float = 1) -> None:
     at = int((datetime.now(UTC) - timedelta(minutes=minutes_ago)).timestamp())
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(
-            env.bucket,
-            env.org,
-            [f"environment,device=busy Temperature={value} {at}"],
-            write_precision="s",
-        )
+    write_lines(env, [f"environment,device=busy Temperature={value} {at}"])
 
 
 def queries(env, fn):

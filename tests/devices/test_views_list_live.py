@@ -10,14 +10,15 @@ from django.test import Client
 
 from devices import influx as svc
 from devices import pages
-from tests.devices.test_views_overview import now, point, register, write
+from tests.devices.influx.points import write_lines
+from tests.devices.test_views_overview import now, point, register
 
 URL = "/devices/last-telemetry"
 
 
 def test_it_gives_each_devices_last_telemetry_and_freshness(staff_client, influx):
     register(influx, ["live-1", "old-1", "never-1"])
-    write(influx, influx.bucket, [point("live-1", 0.5, Temperature=1), point("old-1", 90, CO2=1)])
+    write_lines(influx, [point("live-1", 0.5, Temperature=1), point("old-1", 90, CO2=1)])
     response = staff_client.get(URL, {"d": ["live-1", "old-1", "never-1", "not registered!"]})
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
@@ -61,7 +62,7 @@ def test_a_page_of_devices_costs_one_query_with_10_or_1000_registered(staff_clie
     small = cost()
     ids = [f"dev-{i:04d}" for i in range(1000)]
     register(local_influx, ids)
-    write(local_influx, local_influx.bucket, [point(d, 1, Temperature=2) for d in ids])
+    write_lines(local_influx, [point(d, 1, Temperature=2) for d in ids])
     large = cost()
     # Per registered device of the page: its registry entry (key, createdAt), then one row
     # of telemetry when it has any.
@@ -83,10 +84,8 @@ def test_only_registered_devices_get_a_time_so_it_tells_no_more_than_the_list(st
     telemetry kept) gets the answer of a device never seen, not when it last wrote."""
     register(influx, ["shown-1"])
     svc.register_device("gone-1")
-    write(
-        influx,
-        influx.bucket,
-        [point(d, 1, Temperature=1) for d in ("shown-1", "gone-1", "unregistered-1")],
+    write_lines(
+        influx, [point(d, 1, Temperature=1) for d in ("shown-1", "gone-1", "unregistered-1")]
     )
     svc.remove_device("gone-1")
     asked = ["shown-1", "gone-1", "unregistered-1"]

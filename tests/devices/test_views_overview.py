@@ -6,25 +6,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
+
+from tests.devices.influx.points import write_lines
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
-def write(env, bucket, lines):
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(bucket, env.org, lines, write_precision="s")
-
-
 def register(env, ids):
-    write(
-        env,
-        env.bucket_auth,
-        [f'deviceauth,deviceId={d} key="k{i}",token="t{i}",createdAt="2026-01-01T00:00:00Z"'
-         for i, d in enumerate(ids)],
-    )  # fmt: skip
+    created = "2026-01-01T00:00:00Z"
+    lines = [
+        f'deviceauth,deviceId={d} key="k{i}",token="t{i}",createdAt="{created}"'
+        for i, d in enumerate(ids)
+    ]
+    write_lines(env, lines, env.bucket_auth)
 
 
 def point(device_id, minutes_ago, **fields):
@@ -35,9 +31,8 @@ def point(device_id, minutes_ago, **fields):
 def test_the_overview_counts_online_silent_and_never_seen_devices(staff_client, influx, settings):
     settings.FLEET_ONLINE_MINUTES = 5
     register(influx, ["live-1", "live-2", "gone-1", "never-1"])
-    write(
+    write_lines(
         influx,
-        influx.bucket,
         [
             point("live-1", 1, Temperature=21.5, Humidity=40),
             point("live-1", 2, Temperature=21.4, Humidity=41),
@@ -61,7 +56,7 @@ def test_the_overview_counts_online_silent_and_never_seen_devices(staff_client, 
 
 def test_the_online_window_is_a_setting(staff_client, influx, settings):
     register(influx, ["slow-1"])
-    write(influx, influx.bucket, [point("slow-1", 20, Temperature=1.0)])
+    write_lines(influx, [point("slow-1", 20, Temperature=1.0)])
     settings.FLEET_ONLINE_MINUTES = 5
     assert staff_client.get("/").context["fleet"].online == 0
     settings.FLEET_ONLINE_MINUTES = 30
@@ -80,7 +75,7 @@ def test_the_overview_costs_the_same_queries_for_10_and_200_devices(staff_client
     def fleet_of(first, count):
         ids = [f"dev-{i:04d}" for i in range(first, first + count)]
         register(local_influx, ids)
-        write(local_influx, local_influx.bucket, [point(d, 1, Temperature=20) for d in ids])
+        write_lines(local_influx, [point(d, 1, Temperature=20) for d in ids])
 
     def cost():
         stats.wait_idle()

@@ -6,14 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
-
-
-def write_lines(env, bucket: str, lines: list[str]) -> None:
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(bucket=bucket, org=env.org, record=lines, write_precision="s")
+from tests.devices.influx.points import telemetry_count, write_lines, write_registrations
 
 
 def telemetry(device_id: str, when: datetime, **fields: float) -> str:
@@ -83,9 +78,7 @@ def test_it_refuses_an_id_already_registered(staff_client, influx):
 def test_it_lists_devices_with_registration_and_last_telemetry(staff_client, influx):
     register(staff_client, "alpha")
     register(staff_client, "beta")
-    write_lines(
-        influx, influx.bucket, [telemetry("alpha", now() - timedelta(minutes=3), Temperature=21.0)]
-    )
+    write_lines(influx, [telemetry("alpha", now() - timedelta(minutes=3), Temperature=21.0)])
     response = staff_client.get("/devices/")
     page = response.content.decode()
     assert response.status_code == 200
@@ -111,17 +104,6 @@ def test_it_searches_devices_by_id(staff_client, influx):
     response = staff_client.get("/devices/", {"q": "HALL"})
     assert [d.device_id for d in response.context["page"].devices] == ["hall-1", "hall-2"]
     assert 'value="HALL"' in response.content.decode()
-
-
-def write_registrations(env, ids: list[str]) -> None:
-    """Registry points as any IoT Center app writes them (fast: no authorizations)."""
-    created = now().isoformat().replace("+00:00", "Z")
-    write_lines(
-        env,
-        env.bucket_auth,
-        [f'deviceauth,deviceId={d} key="k{i:016x}",token="t{i}",createdAt="{created}"'
-         for i, d in enumerate(ids)],
-    )  # fmt: skip
 
 
 def test_it_pages_through_many_devices(staff_client, influx):
@@ -161,7 +143,6 @@ def test_it_shows_a_device_with_masked_token_and_latest_values(staff_client, inf
     t = now() - timedelta(seconds=20)
     write_lines(
         influx,
-        influx.bucket,
         [
             telemetry("porch", t - timedelta(minutes=10), Temperature=18.5, Humidity=50.0),
             telemetry("porch", t, Temperature=19.25, Humidity=55.5),
@@ -187,7 +168,6 @@ def test_it_counts_measurements_over_the_chosen_range(staff_client, influx):
     register(staff_client, "attic")
     write_lines(
         influx,
-        influx.bucket,
         [
             telemetry("attic", now() - timedelta(days=2), Pressure=1000.0),
             telemetry("attic", now() - timedelta(minutes=5), Pressure=1010.0),
@@ -235,7 +215,6 @@ def test_it_draws_a_chart_per_field_and_gauges(staff_client, influx):
     end = now()
     write_lines(
         influx,
-        influx.bucket,
         [
             telemetry("lab", end - timedelta(minutes=m), Temperature=20 + m / 10, CO2=800.0 + m)
             for m in range(0, 60, 2)
@@ -264,19 +243,10 @@ def test_it_shows_an_empty_dashboard_for_a_silent_device(staff_client, influx):
 # ---- remove and rotate ------------------------------------------------------------------------
 
 
-def telemetry_count(env, device_id: str) -> int:
-    query = (
-        f'from(bucket: "{env.bucket}") |> range(start: -30d) '
-        f'|> filter(fn: (r) => r.device == "{device_id}") |> count()'
-    )
-    tables = env.client.query_api().query(query, org=env.org)
-    return sum(record.get_value() for table in tables for record in table.records)
-
-
 @pytest.mark.parametrize("delete_telemetry", [False, True])
 def test_it_removes_a_device_after_confirmation(staff_client, influx, delete_telemetry):
     register(staff_client, "old-1")
-    write_lines(influx, influx.bucket, [telemetry("old-1", now(), Temperature=1.0)])
+    write_lines(influx, [telemetry("old-1", now(), Temperature=1.0)])
 
     confirm = staff_client.get("/devices/old-1/remove/")
     assert confirm.status_code == 200

@@ -11,9 +11,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
+from tests.devices.influx.points import write_lines
 
 RANGES = list(svc.RANGES)
 # "NaN" as a value on the page (not inside a word or a random token such as the CSRF one).
@@ -22,11 +22,6 @@ NAN = re.compile(r"(?<![A-Za-z0-9_-])nan(?![A-Za-z0-9_-])", re.IGNORECASE)
 
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def write(env, lines: list[str]) -> None:
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(bucket=env.bucket, org=env.org, record=lines, write_precision="s")
 
 
 def at(minutes_ago: float) -> int:
@@ -53,11 +48,11 @@ def cases() -> dict[str, list[str]]:
 def hostile(staff_client, influx):
     for device_id, fields in cases().items():
         svc.register_device(device_id)
-        write(influx, [f"environment,device={device_id} {f}" for f in fields])
+        write_lines(influx, [f"environment,device={device_id} {f}" for f in fields])
     # A string and a boolean in numeric fields: the first values of those fields the bucket
     # got (InfluxDB then refuses numbers there, within a shard).
     svc.register_device("mixed")
-    write(
+    write_lines(
         influx,
         [
             f'environment,device=mixed Temperature=21.5,Lat="north",Humidity=true {at(3)}',
@@ -81,7 +76,7 @@ def test_hostile_numbers_draw_a_chart_on_every_range(hostile, device_id, range_k
 def test_a_window_mean_that_overflows_is_left_out_not_a_500(staff_client, influx, range_key):
     # Two 1.7e308 in one window: their mean overflows to +inf in InfluxDB.
     svc.register_device("overflow")
-    write(influx, [f"environment,device=overflow Pressure=1.7e308 {at(m)}" for m in (1, 0.5)])
+    write_lines(influx, [f"environment,device=overflow Pressure=1.7e308 {at(m)}" for m in (1, 0.5)])
     response = staff_client.get("/devices/overflow/dashboard/", {"range": range_key})
     assert response.status_code == 200, response.content[:300]
     assert not NAN.search(response.content.decode())
@@ -113,7 +108,7 @@ def test_a_constant_written_once_a_minute_for_days_draws_a_flat_line(
     # Issue 8's first report: window means of a constant differ in the last bits
     # (21.7 vs 21.700000000000003), which collapsed the axis ticks (ZeroDivisionError, a hang).
     svc.register_device("flat")
-    write(
+    write_lines(
         influx,
         [f"environment,device=flat Temperature=21.7 {at(m)}" for m in range(0, 4 * 24 * 60, 1)],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -35,6 +36,15 @@ def write(client):
     api.close()
 
 
+@pytest.fixture
+def bucket(client, server):
+    """A fresh bucket per test so stored data never leaks between tests (deleted afterwards)."""
+    api = client.buckets_api()
+    made = api.create_bucket(bucket_name=f"b{time.time_ns()}", org=server.org)
+    yield made
+    api.delete_bucket(made)
+
+
 @pytest.fixture(autouse=True)
 def _clean_faults(request):
     yield
@@ -51,6 +61,11 @@ class Raw:
     @property
     def json(self):
         return json.loads(self.body)
+
+
+def write_url(server, bucket: str | None = None) -> str:
+    """The write endpoint of ``server``'s org and its bucket (or ``bucket``, a name or id)."""
+    return f"/api/v2/write?org={server.org}&bucket={bucket or server.bucket}"
 
 
 def raw_request(server, method, path, body=b"", token=None, headers=None) -> Raw:

@@ -28,6 +28,20 @@ def lines(*rows):
     return "".join(row + "\r\n" for row in rows)
 
 
+def error_table(message: str) -> tuple[str, ...]:
+    """The rows that end a response whose query failed after output started: two empty rows,
+    then an error table with the message."""
+    return (
+        "",
+        "",
+        "#datatype,string,string",
+        "#group,true,true",
+        "#default,,",
+        ",error,reference",
+        f",{message},",
+    )
+
+
 @pytest.fixture
 def db(flux):
     flux.load(CLIMATE)
@@ -128,13 +142,7 @@ def test_a_runtime_error_after_the_first_result_becomes_an_in_stream_error_table
         "#default,ok,,,,,,,,",
         ",result,table,_start,_stop,_time,_value,_field,_measurement,room",
         ",,0,2024-01-01T00:00:00Z,2024-01-01T01:00:00Z,2024-01-01T00:58:30Z,40,humidity,climate,kitchen",
-        "",
-        "",
-        "#datatype,string,string",
-        "#group,true,true",
-        "#default,,",
-        ",error,reference",
-        ",error @3:57-3:71: cannot compare float with string,",
+        *error_table("error @3:57-3:71: cannot compare float with string"),
     )  # fmt: skip
 
 
@@ -249,18 +257,7 @@ def test_an_error_after_output_started_becomes_an_error_table():
         raise FluxError("runtime error: boom")
 
     body, _ = encode([("a", lambda: [ok]), ("b", failing)], CLIENT)
-    assert body.decode().endswith(
-        lines(
-            ",,0,1",
-            "",
-            "",
-            "#datatype,string,string",
-            "#group,true,true",
-            "#default,,",
-            ",error,reference",
-            ",runtime error: boom,",
-        )
-    )
+    assert body.decode().endswith(lines(",,0,1", *error_table("runtime error: boom")))
 
 
 def test_an_empty_table_writes_its_key_in_the_default_row():

@@ -6,8 +6,16 @@ on an in-memory reader, and the real server in this process)."""
 import pytest
 
 from localinflux.flux import plan
-from tests.localinflux.flux_fakes import NS, FakeReader, run
-from tests.localinflux.test_flux_plan import ENV, FLEET, NOW, REG, SLOW, T0, B
+from tests.localinflux.flux_fakes import NS, run
+from tests.localinflux.test_flux_plan import (
+    ENV,
+    FLEET,
+    NOW,
+    REG,
+    SLOW,
+    T0,
+    fleet_reader,
+)
 
 # From the second minute on: deviceauth series then hold a point only for removed devices (the
 # empty key), the others have none in the range and give no table.
@@ -60,7 +68,8 @@ def test_fused_counts_return_what_the_unfused_count_returns(flux, source, pipeli
         assert fast.body.count(b"\r\n") > 3  # the comparison is about real rows
 
 
-def test_a_count_is_the_number_of_points_in_the_range_of_each_series(reader):
+def test_a_count_is_the_number_of_points_in_the_range_of_each_series():
+    reader = fleet_reader()
     # dev-000's Temperature holds points at T0 .. T0+3min; from T0+90s on, two of them count.
     response, ctx = run(
         reader,
@@ -75,15 +84,8 @@ def test_a_count_is_the_number_of_points_in_the_range_of_each_series(reader):
     assert ctx.series_read == 1
 
 
-@pytest.fixture
-def reader():
-    r = FakeReader()
-    for measurement, tags, field, points in FLEET:
-        r.add(B, measurement, tags, field, points)
-    return r
-
-
-def test_unbounded_count_is_still_the_planner_error(reader):
+def test_unbounded_count_is_still_the_planner_error():
+    reader = fleet_reader()
     response, _ = run(reader, 'from(bucket: "iot") |> count()', now_ns=NOW)
     assert response.status == 400
     assert b"unbounded read" in response.body

@@ -11,6 +11,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from localinflux.permissions import all_access_permissions
+from tests.localinflux.conftest import write_url
 
 
 @dataclass
@@ -60,33 +61,34 @@ def tokens(server, client):
     )
 
 
-def _write(server, token):
+def _as(server, token, call, ok: int) -> tuple[int, str]:
+    """(status, message) of ``call(client)`` with a client holding ``token``: ``ok`` if it works."""
     with InfluxDBClient(url=server.url, token=token, org=server.org) as c:
         try:
-            c.write_api(write_options=SYNCHRONOUS).write(server.bucket, record="perm v=1 1")
+            call(c)
         except ApiException as exc:
             return exc.status, exc.message
-    return 204, ""
+    return ok, ""
+
+
+def _write(server, token):
+    def write(c):
+        c.write_api(write_options=SYNCHRONOUS).write(server.bucket, record="perm v=1 1")
+
+    return _as(server, token, write, 204)
 
 
 def _query(server, token):
-    with InfluxDBClient(url=server.url, token=token, org=server.org) as c:
-        try:
-            c.query_api().query(f'from(bucket: "{server.bucket}") |> range(start: 0)')
-        except ApiException as exc:
-            return exc.status, exc.message
-    return 200, ""
+    flux = f'from(bucket: "{server.bucket}") |> range(start: 0)'
+    return _as(server, token, lambda c: c.query_api().query(flux), 200)
 
 
 def _delete(server, token):
-    with InfluxDBClient(url=server.url, token=token, org=server.org) as c:
-        try:
-            c.delete_api().delete(
-                "1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "", server.bucket, server.org
-            )
-        except ApiException as exc:
-            return exc.status, exc.message
-    return 204, ""
+    def delete(c):
+        epoch = "1970-01-01T00:00:00Z"
+        c.delete_api().delete(epoch, epoch, "", server.bucket, server.org)
+
+    return _as(server, token, delete, 204)
 
 
 def _bucket_names(server, token):
@@ -180,7 +182,7 @@ def test_a_bucket_token_cannot_create_buckets(server, tokens, raw):
 def test_a_bucket_token_may_write_with_org_name(server, tokens, raw):
     resp = raw(
         "POST",
-        f"/api/v2/write?org={server.org}&bucket={server.bucket}",
+        write_url(server),
         b"named v=1 1",
         token=tokens.write_only,
     )
@@ -191,44 +193,20 @@ def test_all_access_can_create_buckets_but_not_grant_more_than_it_holds(server, 
     with InfluxDBClient(url=server.url, token=tokens.all_access, org=server.org) as c:
         made = c.buckets_api().create_bucket(bucket_name="by-all-access", org=server.org)
         assert made.name == "by-all-access"
-    resp = raw(
-        "POST",
-        "/api/v2/authorizations",
-        {
-            "orgID": server.org_id,
-            "permissions": [
-                {
-                    "action": "write",
-                    "resource": {
-                        "type": "buckets",
-                        "id": tokens.other_bucket_id,
-                        "orgID": server.org_id,
-                    },
-                }
-            ],
-        },
-        token=tokens.read_write,
-    )
+    write_other = {
+        "action": "write",
+        "resource": {"type": "buckets", "id": tokens.other_bucket_id, "orgID": server.org_id},
+    }
+
+    def grant(token, *permissions):
+        body = {"orgID": server.org_id, "permissions": list(permissions)}
+        return raw("POST", "/api/v2/authorizations", body, token=token)
+
+    resp = grant(tokens.read_write, write_other)
     assert resp.status == 401
     assert resp.json["message"] == f"write:orgs/{server.org_id}/authorizations is unauthorized"
-    granted = raw(
-        "POST",
-        "/api/v2/authorizations",
-        {
-            "orgID": server.org_id,
-            "permissions": [
-                {
-                    "action": "write",
-                    "resource": {
-                        "type": "buckets",
-                        "id": tokens.other_bucket_id,
-                        "orgID": server.org_id,
-                    },
-                },
-                {"action": "read", "resource": {"type": "orgs"}},
-            ],
-        },
-        token=tokens.all_access,
+    granted = grant(
+        tokens.all_access, write_other, {"action": "read", "resource": {"type": "orgs"}}
     )
     assert granted.status == 403
     assert granted.json == {

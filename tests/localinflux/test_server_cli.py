@@ -14,23 +14,34 @@ from localinflux.runner import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
+def serve_command(port: int, data_dir: Path) -> list[str]:
+    """``python -m localinflux`` on ``port``, onboarding org "o" with bucket "b"."""
+    return [
+        sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(data_dir),
+        "--org", "o", "--bucket", "b", "--quiet",
+    ]  # fmt: skip
+
+
+def wait_until_up(client: InfluxDBClient) -> None:
+    """Until the server just started answers ``client``'s pings (5 s at most)."""
+    for _ in range(100):
+        if client.ping():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the server did not come up")
+
+
 def test_the_token_can_come_from_the_environment_and_the_log_is_private(tmp_path):
     port = free_port()
     data_dir = tmp_path / "data"
     token = "token-from-the-environment"
-    cmd = [
-        sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(data_dir),
-        "--org", "o", "--bucket", "b", "--quiet",
-    ]  # fmt: skip
+    cmd = serve_command(port, data_dir)
     proc = subprocess.Popen(
         cmd, cwd=REPO, env={**os.environ, "LOCALINFLUX_TOKEN": token}, stderr=subprocess.DEVNULL
     )
     try:
         with InfluxDBClient(url=f"http://127.0.0.1:{port}", token=token, org="o") as client:
-            for _ in range(100):
-                if client.ping():
-                    break
-                time.sleep(0.05)
+            wait_until_up(client)
             buckets = client.buckets_api().find_buckets().buckets
             assert "b" in {b.name for b in buckets}  # the env token is the operator token
     finally:
@@ -44,20 +55,14 @@ def test_the_token_can_come_from_the_environment_and_the_log_is_private(tmp_path
 
 def test_a_generated_operator_token_is_shown_once_and_works(tmp_path):
     port = free_port()
-    cmd = [
-        sys.executable, "-m", "localinflux", "--port", str(port), "--data-dir", str(tmp_path),
-        "--org", "o", "--bucket", "b", "--quiet",
-    ]  # fmt: skip
+    cmd = serve_command(port, tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "LOCALINFLUX_TOKEN"}
     logs = []
     for _ in range(2):  # first start onboards, the second recovers from the data dir
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
         try:
             with InfluxDBClient(url=f"http://127.0.0.1:{port}", token="x") as client:
-                for _ in range(100):
-                    if client.ping():
-                        break
-                    time.sleep(0.05)
+                wait_until_up(client)
         finally:
             proc.terminate()
             logs.append(proc.communicate(timeout=10)[1])
@@ -68,10 +73,7 @@ def test_a_generated_operator_token_is_shown_once_and_works(tmp_path):
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stderr=subprocess.DEVNULL)
     try:
         with InfluxDBClient(url=f"http://127.0.0.1:{port}", token=token, org="o") as client:
-            for _ in range(100):
-                if client.ping():
-                    break
-                time.sleep(0.05)
+            wait_until_up(client)
             assert "b" in {b.name for b in client.buckets_api().find_buckets().buckets}
     finally:
         proc.terminate()

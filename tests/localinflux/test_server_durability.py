@@ -17,6 +17,7 @@ from influxdb_client.rest import ApiException
 import localinflux
 from localinflux.runner import LocalInflux, free_port
 from localinflux.wal import LOG_NAME
+from tests.localinflux.test_server_cli import wait_until_up
 
 FULL = (-(2**63), 2**63)
 TOKEN = "durable-operator-token"
@@ -121,10 +122,7 @@ def test_acknowledged_writes_survive_a_kill_9(tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         with InfluxDBClient(url=url, token=TOKEN, org="o", timeout=5_000) as c:
-            for _ in range(100):
-                if c.ping():
-                    break
-                time.sleep(0.05)
+            wait_until_up(c)
             w = c.write_api(write_options=SYNCHRONOUS)
             for batch in range(20):
                 w.write("b", record=[f"m,k={batch} v={i} {i + 1}" for i in range(100)])
@@ -152,10 +150,7 @@ def test_the_cli_stops_cleanly_on_sigterm(tmp_path):
     )
     try:
         with InfluxDBClient(url=f"http://127.0.0.1:{port}", token="x") as c:
-            for _ in range(100):
-                if c.ping():
-                    break
-                time.sleep(0.05)
+            wait_until_up(c)
             assert c.ping()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import threading
-import time
 
 import pytest
 from influxdb_client import InfluxDBClient, WriteOptions
@@ -19,13 +18,6 @@ FULL = (-(2**63), 2**63)
 
 def point_count(server, bucket_id):
     return sum(len(ref.slice(*FULL)[0]) for ref in server.engine.store.series(bucket_id))
-
-
-@pytest.fixture
-def bucket(client, server):
-    b = client.buckets_api().create_bucket(bucket_name=f"f{time.time_ns()}", org=server.org)
-    yield b
-    client.buckets_api().delete_bucket(b)
 
 
 def test_the_batching_client_retries_after_429_with_retry_after(server, client, bucket):

@@ -10,6 +10,7 @@ import pytest
 from influxdb_client.rest import ApiException
 
 from localinflux.http import server as http_server
+from tests.localinflux.conftest import write_url
 
 LIMIT = 1 << 20  # the tests lower the body limit to 1 MiB, so a "bomb" stays cheap to build
 TOO_LARGE = {
@@ -21,10 +22,6 @@ TOO_LARGE = {
 @pytest.fixture
 def small_limit(monkeypatch):
     monkeypatch.setattr(http_server, "MAX_BODY_BYTES", LIMIT)
-
-
-def write_url(server):
-    return f"/api/v2/write?org={server.org}&bucket={server.bucket}"
 
 
 def test_a_gzip_bomb_is_refused_without_being_inflated(server, raw, small_limit):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.localinflux.conftest import write_url
+
 BAD_LINES = [
     # the series key
     ("invalid", "missing fields"),
@@ -65,9 +67,7 @@ BAD_LINES = [
 
 @pytest.mark.parametrize(("line", "reason"), BAD_LINES)
 def test_a_bad_line_reads_like_influxdb(server, raw, line, reason):
-    resp = raw(
-        "POST", f"/api/v2/write?org={server.org}&bucket={server.bucket}", f"ok v=1 1\n{line}"
-    )
+    resp = raw("POST", write_url(server), f"ok v=1 1\n{line}")
     assert resp.status == 400
     assert resp.headers["x-platform-error-code"] == "invalid"
     assert resp.json == {"code": "invalid", "message": f"unable to parse '{line}': {reason}"}
@@ -75,12 +75,12 @@ def test_a_bad_line_reads_like_influxdb(server, raw, line, reason):
 
 def test_nothing_of_a_refused_request_is_stored(server, raw):
     before = server.engine.store.point_count(server.bucket_id)
-    resp = raw("POST", f"/api/v2/write?org={server.org}&bucket={server.bucket}", "a v=1 1\nm v=x")
+    resp = raw("POST", write_url(server), "a v=1 1\nm v=x")
     assert resp.status == 400
     assert server.engine.store.point_count(server.bucket_id) == before
 
 
 @pytest.mark.parametrize("line", ["m  v=1", "m  v=1 5", "m v=1  5", "m v=1 5  "])
 def test_extra_spaces_between_parts_are_accepted_as_influxdb_does(server, raw, line):
-    resp = raw("POST", f"/api/v2/write?org={server.org}&bucket={server.bucket}", line)
+    resp = raw("POST", write_url(server), line)
     assert resp.status == 204

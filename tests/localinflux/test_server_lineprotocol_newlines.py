@@ -5,26 +5,13 @@ backslash. Those newlines belong to the line, so a string field may hold a real 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from influxdb_client import Point
 
 from localinflux.lineprotocol import parse
+from tests.localinflux.conftest import write_url
 
 T0 = 1_700_000_000_000_000_000
-
-
-def write_url(server, bucket=None):
-    return f"/api/v2/write?org={server.org}&bucket={bucket or server.bucket}"
-
-
-@pytest.fixture
-def bucket(client, server):
-    api = client.buckets_api()
-    b = api.create_bucket(bucket_name=f"nl{time.time_ns()}", org=server.org)
-    yield b
-    api.delete_bucket(b)
 
 
 @pytest.mark.parametrize(

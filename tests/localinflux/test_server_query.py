@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -12,13 +11,6 @@ from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.rest import ApiException
 
 T0 = 1_700_000_000  # seconds
-
-
-@pytest.fixture
-def bucket(client, server):
-    b = client.buckets_api().create_bucket(bucket_name=f"q{time.time_ns()}", org=server.org)
-    yield b
-    client.buckets_api().delete_bucket(b)
 
 
 def flux_all(bucket_name):

@@ -16,6 +16,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from localinflux.lineprotocol import MAX_TIME_NS
+from tests.localinflux.conftest import write_url
 
 FULL = (-(2**63), 2**63)
 
@@ -29,15 +30,6 @@ def stored(server, bucket_id=None):
             zip(times, values, strict=True)
         )
     return out
-
-
-@pytest.fixture
-def bucket(client, server):
-    """A fresh bucket per test so stored data never leaks between tests."""
-    api = client.buckets_api()
-    b = api.create_bucket(bucket_name=f"w{time.time_ns()}", org=server.org)
-    yield b
-    api.delete_bucket(b)
 
 
 def test_it_stores_every_field_type(server, write, bucket):
@@ -167,7 +159,7 @@ def test_it_accepts_gzip_and_chunked_raw_bodies(server, raw, bucket):
     body = gzip.compress(b"m v=1 1\nm v=2 2")
     resp = raw(
         "POST",
-        f"/api/v2/write?org={server.org}&bucket={bucket.name}",
+        write_url(server, bucket.name),
         body,
         headers={"Content-Encoding": "gzip"},
     )
@@ -175,7 +167,7 @@ def test_it_accepts_gzip_and_chunked_raw_bodies(server, raw, bucket):
     chunked = b"8\r\nm v=3 3\n\r\n7\r\nm v=4 4\r\n0\r\n\r\n"
     resp = raw(
         "POST",
-        f"/api/v2/write?org={server.org}&bucket={bucket.name}",
+        write_url(server, bucket.name),
         chunked,
         headers={"Transfer-Encoding": "chunked"},
     )
@@ -184,7 +176,7 @@ def test_it_accepts_gzip_and_chunked_raw_bodies(server, raw, bucket):
 
 
 def test_it_accepts_an_empty_body(server, raw):
-    resp = raw("POST", f"/api/v2/write?org={server.org}&bucket={server.bucket}", b"")
+    resp = raw("POST", write_url(server), b"")
     assert resp.status == 204
     assert resp.body == b""
 
@@ -231,7 +223,7 @@ def test_it_rejects_a_bad_line_with_influxdbs_message(server, write, bucket, lin
 
 
 def test_it_joins_several_parse_errors(server, raw):
-    resp = raw("POST", f"/api/v2/write?org={server.org}&bucket={server.bucket}", b"a\nb v=1\nc")
+    resp = raw("POST", write_url(server), b"a\nb v=1\nc")
     assert resp.status == 400
     assert resp.json == {
         "code": "invalid",
@@ -293,7 +285,7 @@ def test_it_reports_write_parameter_errors_in_order(server, raw):
 def test_it_rejects_timestamps_out_of_range(server, raw):
     resp = raw(
         "POST",
-        f"/api/v2/write?org={server.org}&bucket={server.bucket}&precision=s",
+        write_url(server) + "&precision=s",
         f"m v=1 {MAX_TIME_NS}".encode(),
     )
     assert resp.status == 400

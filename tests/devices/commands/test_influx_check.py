@@ -5,11 +5,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from influxdb_client import Authorization, Permission, PermissionResource
 
 from devices import influx as svc
 from devices.influx import setup
 from localinflux.runner import LocalInflux
+from tests.devices.influx.points import make_device_auth
 
 from .output import run
 
@@ -48,18 +48,6 @@ def test_check_says_to_onboard_an_empty_influxdb(local_influx, settings):
         settings.INFLUX_URL = empty.url
         with pytest.raises(CommandError, match="influx_setup --onboard"):
             run("influx_check")
-
-
-def make_device_auth(env, device_id, bucket_id):
-    """A device authorization as register_device makes it, but not stored in the registry: what
-    a change that failed half-way (or another tool) leaves behind."""
-    resource = PermissionResource(type="buckets", id=bucket_id, org_id=env.org_id)
-    auth = Authorization(
-        org_id=env.org_id,
-        permissions=[Permission(action="write", resource=resource)],
-        description=f"IoTCenterDevice: {device_id}",
-    )
-    return env.client.authorizations_api().create_authorization(authorization=auth)
 
 
 def auth_ids(env):

@@ -3,20 +3,19 @@ flag; the simulate backfill refreshes the rollup of what it wrote."""
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices.influx import rollup
 from devices.management.commands.rollup import Command
+from tests.devices.influx.points import write_lines
+
+from .output import assert_loop_stops_soon_after_sigterm
+from .output import run as run_command
 
 
 def write_hours(env, device_id: str, hours: int, stop: datetime, value: float = 21.0) -> None:
@@ -25,14 +24,11 @@ def write_hours(env, device_id: str, hours: int, stop: datetime, value: float = 
         f"{int((stop - timedelta(minutes=m)).timestamp())}"
         for m in range(1, hours * 60, 10)
     ]
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(env.bucket, env.org, lines, write_precision="s")
+    write_lines(env, lines)
 
 
 def run(*args) -> str:
-    out = StringIO()
-    call_command("rollup", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
+    return run_command("rollup", *args)
 
 
 def test_one_pass_rolls_up_and_says_what_it_covers(influx, settings):
@@ -91,15 +87,7 @@ def test_an_unreachable_influxdb_is_reported_and_the_loop_goes_on(offline_influx
 
 
 def test_the_loop_stops_soon_after_sigterm(influx):
-    out = StringIO()
-    command = Command(stdout=out, stderr=StringIO())
-    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    timer.start()
-    started = time.monotonic()
-    command.handle(loop=True, interval=30)  # the handler only sets a flag
-    assert time.monotonic() - started < 10  # slept in 1-second slices, not 30 seconds
-    assert "Stopped by SIGTERM" in out.getvalue()
-    assert signal.getsignal(signal.SIGTERM) != command.on_signal  # restored
+    assert_loop_stops_soon_after_sigterm(Command, after=1.0, within=10)
 
 
 def test_a_simulate_backfill_refreshes_the_rollup_of_what_it_wrote(influx, settings):

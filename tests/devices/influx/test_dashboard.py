@@ -6,24 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices.influx.dashboard import MAX_FIELDS, MAX_POINTS, window_for
+
+from .points import write_lines
 
 
 def now() -> datetime:
     return datetime.now(UTC).replace(second=0, microsecond=0)
 
 
-def write(env, lines: list[str]) -> None:
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        for i in range(0, len(lines), 20_000):
-            writer.write(env.bucket, env.org, lines[i : i + 20_000], write_precision="s")
-
-
 def minutes_of_data(env, device_id: str, minutes: int, stop: datetime) -> None:
-    write(
+    write_lines(
         env,
         [
             f"environment,device={device_id} Temperature={20 + (m % 60) / 10},"
@@ -63,7 +58,7 @@ def test_one_hour_and_thirty_days_cost_the_same_queries_and_bounded_rows(local_i
 def test_every_numeric_field_is_charted_reference_fields_first(influx):
     svc.register_device("many")
     at = int(now().timestamp())
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=many Wind=3.5,CO2=600i,Temperature=21.0,Battery=88u {at - 60}",
@@ -85,7 +80,7 @@ def test_the_number_of_fields_charted_is_bounded(influx):
     svc.register_device("chatty")
     at = int(now().timestamp())
     fields = ",".join(f"f{i:03d}={i}" for i in range(MAX_FIELDS + 6))
-    write(influx, [f"environment,device=chatty {fields} {at}"])
+    write_lines(influx, [f"environment,device=chatty {fields} {at}"])
     board = svc.dashboard("chatty", svc.TimeWindow.preset("1h"))
     assert len(board.charts) == MAX_FIELDS
     assert board.fields_left_out == 6
@@ -94,7 +89,7 @@ def test_the_number_of_fields_charted_is_bounded(influx):
 def test_a_custom_window_reads_only_its_start_to_stop(influx):
     svc.register_device("past")
     stop = now() - timedelta(days=2)
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=past Temperature={v} "

@@ -12,11 +12,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from influxdb_client import Point, WritePrecision
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices.influx import client, deadline
+
+from .points import write_telemetry
 
 pytestmark = pytest.mark.localonly
 
@@ -34,12 +34,7 @@ def test_every_page_answers_within_influx_timeout_when_each_request_is_slow(
     staff_client, local_influx, settings
 ):
     svc.register_device("slow-1")
-    point = Point("environment").tag("device", "slow-1").field("Temperature", 20.0)
-    local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-        local_influx.bucket,
-        local_influx.org,
-        point.time(datetime.now(UTC), WritePrecision.S),
-    )
+    write_telemetry(local_influx, "slow-1", datetime.now(UTC), Temperature=20.0)
     settings.INFLUX_TIMEOUT = "2"
     # Every request answers just under the timeout: each alone would be fine.
     local_influx.local.faults.add(delay=1.9, duration=60)
@@ -66,12 +61,7 @@ def test_the_detail_page_reads_registry_readings_and_statistics_together(
     staff_client, local_influx
 ):
     svc.register_device("combo-1")
-    point = Point("environment").tag("device", "combo-1").field("Temperature", 20.5)
-    local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-        local_influx.bucket,
-        local_influx.org,
-        point.time(datetime.now(UTC), WritePrecision.S),
-    )
+    write_telemetry(local_influx, "combo-1", datetime.now(UTC), Temperature=20.5)
     view = svc.device_view("combo-1", stats=True, series=True)
     assert view.device.key == svc.get_device("combo-1").key
     assert view.device.last_seen == svc.get_device("combo-1").last_seen

@@ -10,10 +10,6 @@ Also: the list, one device and its credentials, as read through the real client.
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client import (
-    Point,
-    WritePrecision,
-)
 from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
@@ -38,6 +34,11 @@ def register_many(env, ids, when=T0):
         for d in ids
     ]
     env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket_auth, env.org, lines)
+
+
+def register_fleet(env, first: int, count: int) -> None:
+    """Devices dev-<first> .. dev-<first + count - 1> (five digits), registered in bulk."""
+    register_many(env, [f"dev-{i:05d}" for i in range(first, first + count)])
 
 
 def soft_delete(env, ids, when):
@@ -151,16 +152,7 @@ def test_devices_with_ids_other_apps_wrote_are_listed_without_details(local_infl
 @pytest.mark.localonly
 def test_a_page_of_only_foreign_ids_still_costs_two_queries(local_influx):
     odd = 'say "hi" / ${x}'  # quotes and interpolation must reach Flux as plain text
-    point = (
-        Point("deviceauth")
-        .tag("deviceId", odd)
-        .field("key", "k")
-        .field("token", "t")
-        .time(T0, WritePrecision.S)
-    )
-    local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-        local_influx.bucket_auth, local_influx.org, point
-    )
+    write_registry(local_influx, odd, {"key": "k", "token": "t"}, T0)
     page, queries, rows = one_listing(local_influx)
     [device] = page.devices
     assert (device.device_id, device.key, device.created_at) == (odd, "k", T0)
@@ -252,26 +244,11 @@ def test_old_registrations_and_reference_app_devices_are_listed(influx):
 
 @pytest.mark.localonly
 def test_listing_costs_the_same_number_of_queries_for_10_and_1000_devices(local_influx):
-    def register_many(first, count):
-        lines = [
-            f'deviceauth,deviceId=dev-{i:05d} key="{i:016x}",token="tok{i}",'
-            f'createdAt="2026-01-01T00:00:00Z"'
-            for i in range(first, first + count)
-        ]
-        local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-            local_influx.bucket_auth, local_influx.org, lines
-        )
-
-    def queries_for_one_listing():
-        local_influx.local.stats.reset()
-        page = svc.list_devices(per_page=50)
-        return local_influx.local.stats.queries, page
-
-    register_many(0, 10)
-    small, page = queries_for_one_listing()
+    register_fleet(local_influx, 0, 10)
+    page, small, _ = one_listing(local_influx, per_page=50)
     assert page.total == 10
-    register_many(10, 990)
-    large, page = queries_for_one_listing()
+    register_fleet(local_influx, 10, 990)
+    page, large, _ = one_listing(local_influx, per_page=50)
     assert page.total == 1000
     assert len(page.devices) == 50
     assert small == large <= 2

@@ -5,12 +5,18 @@ pages, the total and the search stay exactly right."""
 from __future__ import annotations
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 
 from .points import write_registry
-from .test_devices import CREATED, INJECTION, T0, _ns, one_listing, register_many, soft_delete
+from .test_devices import (
+    INJECTION,
+    T0,
+    one_listing,
+    register_fleet,
+    register_many,
+    soft_delete,
+)
 
 
 def test_pages_the_last_page_and_a_page_past_the_end(influx):
@@ -60,22 +66,12 @@ def test_the_search_counts_only_registered_devices(influx):
 
 @pytest.mark.localonly
 def test_a_page_costs_the_same_queries_and_bounded_rows_at_10_and_1000_devices(local_influx):
-    def fleet(first, count):
-        lines = [
-            f'deviceauth,deviceId=dev-{i:05d} key="k{i}",token="t{i}",createdAt="{CREATED}"'
-            f" {_ns(T0)}"
-            for i in range(first, first + count)
-        ]
-        local_influx.client.write_api(write_options=SYNCHRONOUS).write(
-            local_influx.bucket_auth, local_influx.org, lines
-        )
-
     per_page = 25
     # The count, the page's ids, key and createdAt of each (no telemetry here).
     bound = 1 + per_page + 2 * per_page
-    fleet(0, 10)
+    register_fleet(local_influx, 0, 10)
     small, small_q, small_rows = one_listing(local_influx, per_page=per_page)
-    fleet(10, 990)
+    register_fleet(local_influx, 10, 990)
     large, large_q, large_rows = one_listing(local_influx, per_page=per_page, page=3)
     searched, search_q, search_rows = one_listing(local_influx, per_page=per_page, search="0099")
     assert (small.total, large.total, searched.total) == (10, 1000, 11)  # 00099, 00990..00999

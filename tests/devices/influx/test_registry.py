@@ -4,17 +4,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from influxdb_client import (
-    Authorization,
     InfluxDBClient,
-    Permission,
-    PermissionResource,
 )
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from devices import influx as svc
 
-from .points import write_registry, write_telemetry
+from .points import make_device_auth, write_registry, write_telemetry
 
 INJECTION = 'x" or r._field == "token" or "" == "'
 
@@ -224,17 +221,6 @@ def test_rotating_a_reference_app_device_keeps_its_registration_time(influx):
     device = svc.get_device("legacy")
     assert device.key == creds.key
     assert device.created_at == long_ago
-
-
-def make_device_auth(env, device_id):
-    """A device authorization on the telemetry bucket that no registry point references."""
-    resource = PermissionResource(type="buckets", id=env.bucket_id, org_id=env.org_id)
-    auth = Authorization(
-        org_id=env.org_id,
-        permissions=[Permission(action="write", resource=resource)],
-        description=f"IoTCenterDevice: {device_id}",
-    )
-    return env.client.authorizations_api().create_authorization(authorization=auth)
 
 
 def test_orphans_are_authorizations_the_registry_does_not_reference(influx):

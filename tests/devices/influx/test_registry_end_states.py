@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from devices import influx as svc
 
-from .test_registry_failures import auth_ids, registry_key, settle
+from .test_registry_failures import auth_ids, authorization_made_late, registry_key, settle
 from .test_registry_processes import writes_with
 
 pytestmark = pytest.mark.localonly
@@ -28,11 +28,7 @@ def influx_check(*args) -> tuple[str, CommandError | None]:
 def test_an_authorization_created_after_the_page_gave_up_fails_influx_check_until_revoked(
     local_influx, settings
 ):
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.register_device("late-auth")
-    settle(local_influx)  # InfluxDB created it after the app stopped waiting
+    authorization_made_late(local_influx, settings, svc.register_device, "late-auth")
     [stray] = auth_ids(local_influx, "late-auth")
 
     out, failed = influx_check()
@@ -49,11 +45,7 @@ def test_an_authorization_created_after_the_page_gave_up_fails_influx_check_unti
 def test_influx_check_revoke_orphans_fails_while_an_orphan_could_not_be_revoked(
     local_influx, settings
 ):
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.register_device("stuck")
-    settle(local_influx)
+    authorization_made_late(local_influx, settings, svc.register_device, "stuck")
     [stray] = auth_ids(local_influx, "stuck")
     local_influx.local.faults.add(
         status=500, count=1, path=f"/api/v2/authorizations/{stray}", method="DELETE"

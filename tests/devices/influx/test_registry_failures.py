@@ -18,6 +18,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 
+from .points import telemetry_count
+
 pytestmark = pytest.mark.localonly
 
 
@@ -51,38 +53,45 @@ def settle(env) -> None:
     assert env.local.stats.wait_idle(timeout=10)
 
 
+def authorization_made_late(env, settings, change, device_id: str) -> None:
+    """``change(device_id)`` (``register_device``, ``rotate_token``) gives up waiting for its new
+    authorization (InfluxUnavailable), which InfluxDB creates afterwards: returns once it has."""
+    settings.INFLUX_TIMEOUT = "1"
+    env.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
+    with pytest.raises(svc.InfluxUnavailable):
+        change(device_id)
+    settle(env)
+
+
 def write_telemetry(env, device_id: str) -> None:
     point = Point("environment").tag("device", device_id).field("Temperature", 21.5)
     point = point.time(datetime.now(UTC), WritePrecision.S)
     env.client.write_api(write_options=SYNCHRONOUS).write(env.bucket, env.org, point)
 
 
-def telemetry_count(env, device_id: str) -> int:
-    query = (
-        f'from(bucket: "{env.bucket}") |> range(start: 0)'
-        f' |> filter(fn: (r) => r.device == "{device_id}") |> count()'
-    )
-    tables = env.client.query_api().query(query, org=env.org)
-    return sum(record.get_value() for table in tables for record in table.records)
-
-
 # ---- concurrent registrations --------------------------------------------------------------------
+
+
+def registering(device_id: str, outcome: list[object]) -> threading.Thread:
+    """A thread started registering ``device_id``: the credentials or the InfluxError it raised
+    go to ``outcome``."""
+
+    def register():
+        try:
+            outcome.append(svc.register_device(device_id))
+        except svc.InfluxError as exc:
+            outcome.append(exc)
+        finally:
+            connections.close_all()  # this thread's own connection (its device lock)
+
+    thread = threading.Thread(target=register)
+    thread.start()
+    return thread
 
 
 def test_concurrent_registrations_of_one_id_leave_one_device_and_one_token(local_influx):
     results: list[object] = []
-
-    def register():
-        try:
-            results.append(svc.register_device("race-1"))
-        except svc.DeviceExists as exc:
-            results.append(exc)
-        finally:
-            connections.close_all()  # this thread's own connection (its device lock)
-
-    threads = [threading.Thread(target=register) for _ in range(4)]
-    for thread in threads:
-        thread.start()
+    threads = [registering("race-1", results) for _ in range(4)]
     for thread in threads:
         thread.join(timeout=30)
 
@@ -100,17 +109,7 @@ def test_a_registration_that_loses_a_race_with_another_process_revokes_its_token
     # point is newer, so the registry references its key and ours must not stay valid.
     local_influx.local.faults.add(delay=1.0, count=1, path="/api/v2/write")
     outcome: list[object] = []
-
-    def register():
-        try:
-            outcome.append(svc.register_device("race-2"))
-        except svc.InfluxError as exc:
-            outcome.append(exc)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=register)
-    thread.start()
+    thread = registering("race-2", outcome)
     deadline = time.monotonic() + 10
     while not auth_ids(local_influx, "race-2"):  # our authorization exists: the write is next
         assert time.monotonic() < deadline
@@ -141,11 +140,7 @@ def test_a_registration_that_loses_a_race_with_another_process_revokes_its_token
 def test_an_authorization_created_after_its_answer_timed_out_is_revoked_by_the_next_change(
     local_influx, settings
 ):
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.register_device("slow-auth")
-    settle(local_influx)  # InfluxDB created the authorization after the app gave up
+    authorization_made_late(local_influx, settings, svc.register_device, "slow-auth")
     assert svc.list_devices().total == 0
 
     creds = svc.register_device("slow-auth")
@@ -232,11 +227,7 @@ def test_an_old_token_a_rotation_could_not_revoke_is_revoked_by_the_next_change(
 def test_removing_a_device_revokes_every_token_it_ever_had(local_influx, settings):
     svc.register_device("gone-1")
     # A stray authorization of the device (a failed change another process left behind).
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.rotate_token("gone-1")
-    settle(local_influx)
+    authorization_made_late(local_influx, settings, svc.rotate_token, "gone-1")
     assert len(auth_ids(local_influx, "gone-1")) == 2
 
     svc.remove_device("gone-1")

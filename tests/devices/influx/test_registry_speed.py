@@ -6,6 +6,8 @@ import pytest
 
 from devices import influx as svc
 
+from .test_registry_failures import authorization_made_late
+
 pytestmark = pytest.mark.localonly
 
 
@@ -34,11 +36,7 @@ def test_a_registration_costs_the_same_requests_with_10_or_500_devices(local_inf
 def test_a_device_left_unsettled_is_checked_once_then_registrations_are_cheap_again(
     local_influx, settings
 ):
-    settings.INFLUX_TIMEOUT = "1"
-    local_influx.local.faults.add(delay=1.5, count=1, path="/api/v2/authorizations", method="POST")
-    with pytest.raises(svc.InfluxUnavailable):
-        svc.register_device("retry-me")
-    assert local_influx.local.stats.wait_idle(timeout=10)
+    authorization_made_late(local_influx, settings, svc.register_device, "retry-me")
     # The next change of that device lists its authorizations (one listing) and settles it.
     _, listings = requests_of_one_registration(local_influx, "retry-me")
     assert listings == 1

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from devices import influx as svc
 from devices import queries
@@ -15,13 +14,9 @@ from devices.influx import rollup
 from devices.influx.dashboard import MAX_POINTS, TimeWindow, rollup_plan
 from devices.queries import rollup as rq
 
+from .points import write_lines
+
 HOUR = timedelta(hours=1)
-
-
-def write(env, lines: list[str]) -> None:
-    with env.client.write_api(write_options=SYNCHRONOUS) as writer:
-        for i in range(0, len(lines), 20_000):
-            writer.write(env.bucket, env.org, lines[i : i + 20_000], write_precision="s")
 
 
 def minutes(env, device_id: str, start: datetime, stop: datetime, *, tags: str = "") -> None:
@@ -34,7 +29,7 @@ def minutes(env, device_id: str, start: datetime, stop: datetime, *, tags: str =
         )
         t += 60
         n += 1
-    write(env, lines)
+    write_lines(env, lines)
 
 
 def pass_at(at: datetime) -> svc.RollupPass:
@@ -100,7 +95,7 @@ def test_series_of_one_owner_are_weighted_by_their_points(influx):
     svc.register_device("two")
     at = rollup.floor_hour(datetime.now(UTC)) - timedelta(days=1)
     h = int((at - 3 * HOUR).timestamp())
-    write(
+    write_lines(
         influx,
         [
             f"environment,device=two,TemperatureSensor=a Temperature=10 {h + 60}",
@@ -150,8 +145,8 @@ def test_late_data_is_picked_up_within_the_lookback_and_by_since(history, settin
     pass_at(at)
     late = int((at - 2 * HOUR + timedelta(seconds=30)).timestamp())
     old = int((at - 20 * HOUR + timedelta(seconds=30)).timestamp())
-    write(env, [f"environment,device=r1 Temperature=99.5 {late}"])
-    write(env, [f"environment,device=r1 Temperature=-9.5 {old}"])
+    write_lines(env, [f"environment,device=r1 Temperature=99.5 {late}"])
+    write_lines(env, [f"environment,device=r1 Temperature=-9.5 {old}"])
     svc.rollup_pass(at)
     board = svc.dashboard("r1", window)
     assert board.charts[0].max == 99.5  # within the lookback: recomputed by the next pass
@@ -226,7 +221,7 @@ def test_fields_of_odd_names_read_the_same_rolled_up(influx, settings):
     settings.ROLLUP_MAX_HOURS = 24
     now = datetime.now(UTC)
     t = int((now - timedelta(hours=3)).timestamp())
-    write(influx, [f'environment,device=dev-1 a\\,b=1,x\\=y=2,sp\\ ace=3,q"t=4,b\\s=5 {t}'])
+    write_lines(influx, [f'environment,device=dev-1 a\\,b=1,x\\=y=2,sp\\ ace=3,q"t=4,b\\s=5 {t}'])
     svc.register_device("dev-1")
     pass_at(now)
     window = a_window(now)

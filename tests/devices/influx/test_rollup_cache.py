@@ -14,7 +14,8 @@ from devices.influx import rollup
 from devices.influx.dashboard import TimeWindow
 from devices.queries import rollup as rq
 
-from .test_rollup import HOUR, a_window, assert_same_board, history, minutes, pass_at, write
+from .points import write_lines
+from .test_rollup import HOUR, a_window, assert_same_board, history, minutes, pass_at
 
 __all__ = ["history"]  # the fixture, used by name
 
@@ -38,6 +39,29 @@ def raw(device_id: str, window):
     return svc.dashboard(device_id, window, use_rollup=False)
 
 
+def warmed(history) -> tuple:
+    """(env, at, window): rolled up at ``at``, then ``a_window(at)`` read once (its part cached)."""
+    env, at = history
+    window = a_window(at)
+    pass_at(at)
+    read(env, "r1", window)
+    return env, at, window
+
+
+def temperature(env, value: float, when: datetime) -> None:
+    """One Temperature point of r1 (whole seconds)."""
+    write_lines(env, [f"environment,device=r1 Temperature={value} {int(when.timestamp())}"])
+
+
+def read_as_raw(env, window, **first_chart):
+    """A read of r1 whose board is the raw computation's, its first chart having ``first_chart``
+    (e.g. ``max=99.5``): (board, queries, whether a query read the rollup)."""
+    board, queries_, _, read_rollup = read(env, "r1", window)
+    assert {k: getattr(board.charts[0], k) for k in first_chart} == first_chart
+    assert_same_board(board, raw("r1", window))
+    return board, queries_, read_rollup
+
+
 @pytest.mark.localonly
 def test_a_warm_read_skips_the_rollup_part_and_gives_the_cold_charts(history):
     env, at = history
@@ -56,66 +80,47 @@ def test_a_warm_read_skips_the_rollup_part_and_gives_the_cold_charts(history):
 
 @pytest.mark.localonly
 def test_a_custom_range_with_the_same_covered_hours_reuses_the_part(history):
-    env, at = history
-    pass_at(at)
-    read(env, "r1", a_window(at))
+    env, at, _ = warmed(history)
     # Other minutes at both ends, the same whole hours between them.
     other = TimeWindow(at - timedelta(hours=49, minutes=40), at + timedelta(minutes=11), "2h")
-    board, queries_, _, read_rollup = read(env, "r1", other)
+    _, queries_, read_rollup = read_as_raw(env, other)
     assert queries_ == 2
     assert not read_rollup
-    assert_same_board(board, raw("r1", other))
 
 
 @pytest.mark.localonly
 def test_a_pass_rewriting_hours_under_the_same_marker_span_is_seen(history, settings):
-    env, at = history
     settings.ROLLUP_LOOKBACK_HOURS = 3
-    window = a_window(at)
-    pass_at(at)
+    env, at, window = warmed(history)
     before = rollup.read_coverage()
-    read(env, "r1", window)
-    write(env, [f"environment,device=r1 Temperature=99.5 {int((at - 2 * HOUR).timestamp()) + 30}"])
+    temperature(env, 99.5, at - 2 * HOUR + timedelta(seconds=30))
     svc.rollup_pass(at)  # the lookback again: the same from/to, a new stamp
     after = rollup.read_coverage()
     assert (after.start, after.stop) == (before.start, before.stop)
     assert after.stamp != before.stamp
-    board, _, _, read_rollup = read(env, "r1", window)
-    assert read_rollup
-    assert board.charts[0].max == 99.5
-    assert_same_board(board, raw("r1", window))
+    assert read_as_raw(env, window, max=99.5)[2]  # read the rollup
 
 
 @pytest.mark.localonly
 def test_late_data_rolled_up_by_since_and_a_backfill_refresh_are_seen(history):
-    env, at = history
-    window = a_window(at)
-    pass_at(at)
-    read(env, "r1", window)
-    write(env, [f"environment,device=r1 Temperature=-9.5 {int((at - 20 * HOUR).timestamp())}"])
+    env, at, window = warmed(history)
+    temperature(env, -9.5, at - 20 * HOUR)
     svc.rollup_since(at - 24 * HOUR, at)
-    assert read(env, "r1", window)[0].charts[0].min == -9.5
+    read_as_raw(env, window, min=-9.5)
     # A backfill's refresh (``simulate --days``, Write data now) recomputes covered hours too.
     old = at - 30 * HOUR
-    write(env, [f"environment,device=r1 Temperature=123.5 {int(old.timestamp())}"])
+    temperature(env, 123.5, old)
     rollup.refresh_written({"r1": (old, old)})
-    board = read(env, "r1", window)[0]
-    assert board.charts[0].max == 123.5
-    assert_same_board(board, raw("r1", window))
+    read_as_raw(env, window, max=123.5)
 
 
 @pytest.mark.localonly
 def test_the_raw_tail_after_the_coverage_is_read_fresh(history):
-    env, at = history
-    window = a_window(at)
-    pass_at(at)
-    read(env, "r1", window)
-    write(env, [f"environment,device=r1 Temperature=77.5 {int((at + HOUR / 6).timestamp()) + 1}"])
-    board, queries_, _, read_rollup = read(env, "r1", window)
+    env, at, window = warmed(history)
+    temperature(env, 77.5, at + HOUR / 6 + timedelta(seconds=1))
+    _, queries_, read_rollup = read_as_raw(env, window, max=77.5)
     assert queries_ == 2
     assert not read_rollup
-    assert board.charts[0].max == 77.5
-    assert_same_board(board, raw("r1", window))
 
 
 @pytest.mark.localonly
@@ -127,9 +132,7 @@ def test_a_device_removed_and_registered_again_gets_no_old_part(history):
     svc.remove_device("r1", delete_telemetry=True)
     svc.register_device("r1")
     minutes(env, "r1", at + timedelta(minutes=5), at + timedelta(minutes=25))
-    board = read(env, "r1", window)[0]
-    assert board.charts[0].count == 20  # the new points only, none of the old rollup
-    assert_same_board(board, raw("r1", window))
+    read_as_raw(env, window, count=20)  # the new points only, none of the old rollup
 
 
 @pytest.mark.localonly
@@ -141,7 +144,7 @@ def test_a_warm_thirty_days_is_two_queries_and_fewer_rows(local_influx, settings
     while t <= stop.timestamp():
         lines.append(f"environment,device=month Temperature={20 + t % 97 / 9:.3f} {t}")
         t += 600
-    write(local_influx, lines)
+    write_lines(local_influx, lines)
     pass_at(datetime.now(UTC))
     cold, cold_queries, cold_rows, _ = read(local_influx, "month", TimeWindow.preset("30d"))
     warm, warm_queries, warm_rows, read_rollup = read(
