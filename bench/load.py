@@ -7,10 +7,13 @@ an operator from ``create_operator``, a few devices with telemetry from ``simula
 gunicorn with DEBUG off, and ``simulate --all --loop --interval 5`` writing throughout the run.
 
 Each client logs in once (its own session, CSRF token for the login POST), then for ``--seconds``
-cycles over its own keep-alive connection through the device list, a device page, a dashboard and
-a hashed static stylesheet: the static file is the baseline, measured interleaved with the pages
-in the same run. Prints per target requests, requests/s, p50/p95/p99 and errors by kind, then the
-dashboard p99 / static p99 ratio (goal: at most 10) and the total errors (goal: 0).
+cycles over its own keep-alive connection through the device list, a device page, a dashboard,
+the JSON endpoints the live pages poll (``static/js/live.js``: the list's last telemetry, a
+dashboard's data, the overview's numbers) and a hashed static stylesheet: the static file is the
+baseline, measured interleaved with the pages in the same run. The pages' paths are read from the
+pages themselves (the stylesheet link, each live page's ``data-live-url``). Prints per target
+requests, requests/s, p50/p95/p99 and errors by kind, then the dashboard p99 / static p99 ratio
+(goal: at most 10) and the total errors (goal: 0).
 
 Exit status: 0 when both goals are met, 1 when one is missed, 2 when the run could not be made.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import http.client
 import json
 import os
@@ -44,7 +48,8 @@ README_GUNICORN_ARGS = "iotcenter.wsgi --workers 2 --timeout 60"  # README's dep
 CONF_GUNICORN_ARGS = "-c gunicorn.conf.py iotcenter.wsgi"
 DEVICES = ("load-device-1", "load-device-2", "load-device-3")
 OPERATOR = "loadtest"
-TARGETS = ("list", "device", "dashboard", "static")
+# What a browser asks: the pages, and what their live viewers poll every few seconds.
+TARGETS = ("list", "list_data", "device", "dashboard", "dashboard_data", "overview_data", "static")
 MAX_CLIENTS = 500
 MAX_SECONDS = 600
 SETUP_BUDGET_S = 240  # setup and teardown on top of --seconds, for the hard overall timeout
@@ -345,27 +350,54 @@ class Client(threading.Thread):
         self.conn.close()
 
 
-def discover_paths(port: int, session: str) -> dict:
-    """The four targets' paths: the hashed stylesheet is the one the list page links."""
+def _get_page(port: int, session: str, path: str) -> str:
     conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
     try:
-        conn.request("GET", "/devices/", headers={"Cookie": f"sessionid={session}"})
+        conn.request("GET", path, headers={"Cookie": f"sessionid={session}"})
         response = conn.getresponse()
         page = response.read().decode()
     finally:
         conn.close()
     if response.status != 200:
-        raise RuntimeError(f"GET /devices/ answered {response.status}")
+        raise RuntimeError(f"GET {path} answered {response.status}")
+    return page
+
+
+def live_url(page: str, path: str) -> str:
+    """The JSON endpoint a live page's script polls: its ``data-live-url`` attribute."""
+    found = re.search(r'data-live-url="([^"]+)"', page)
+    if not found:
+        raise RuntimeError(f"{path} has no data-live-url: not a live page")
+    return html.unescape(found.group(1))
+
+
+def discover_paths(port: int, session: str) -> dict:
+    """The targets' paths, as the pages link them: the hashed stylesheet the list page links,
+    the list's last-telemetry URL with its rows' devices (``static/js/devicelist.js`` adds them
+    as ``?d=``), a dashboard's and the overview's ``data-live-url``."""
+    page = _get_page(port, session, "/devices/")
     missing = [d for d in DEVICES if d not in page]
     if missing:
         raise RuntimeError(f"the device list does not show {missing}")
     css = re.search(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', page)
     if not css:
         raise RuntimeError("the device list links no hashed stylesheet")
+    rows = re.findall(r'<tr[^>]* data-device="([^"]+)"', page)
+    if not rows:
+        raise RuntimeError("the device list has no rows with data-device for its live refresh")
+    query = urllib.parse.urlencode([("d", html.unescape(d)) for d in rows])
+    dashboard = "/devices/{device}/dashboard/"
+    board = dashboard.format(device=DEVICES[0])
+    board_data = live_url(_get_page(port, session, board), board)
+    if DEVICES[0] not in board_data:
+        raise RuntimeError(f"{board}'s data-live-url is not the device's: {board_data}")
     return {
         "list": "/devices/",
+        "list_data": f"{live_url(page, '/devices/')}?{query}",
         "device": "/devices/{device}/",
-        "dashboard": "/devices/{device}/dashboard/",
+        "dashboard": dashboard,
+        "dashboard_data": board_data.replace(DEVICES[0], "{device}"),
+        "overview_data": live_url(_get_page(port, session, "/"), "/"),
         "static": css.group(1),
     }
 
@@ -417,14 +449,14 @@ def print_report(report: dict, out=sys.stdout) -> None:
     )
     cpu = ", ".join(f"{k} {v:.1f} s" for k, v in report["cpu_s_during_run"].items())
     print(f"CPU used during the run ({os.cpu_count()} cores): {cpu}", file=out)
-    header = f"{'target':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}"
+    header = f"{'target':<14} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}"
     header += f" {'p99 ms':>8} {'errors':>6}  by kind"
     print(header, file=out)
     print("-" * len(header), file=out)
     for name, t in report["targets"].items():
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(t["errors_by_kind"].items())) or "-"
         print(
-            f"{name:<10} {t['requests']:>8} {t['requests_per_s']:>8.1f} {_fmt(t['p50_ms']):>8}"
+            f"{name:<14} {t['requests']:>8} {t['requests_per_s']:>8.1f} {_fmt(t['p50_ms']):>8}"
             f" {_fmt(t['p95_ms']):>8} {_fmt(t['p99_ms']):>8} {t['errors']:>6}  {kinds}",
             file=out,
         )
