@@ -61,6 +61,14 @@ def test_a_short_run_reports_every_target_and_leaves_nothing_behind():
         assert target["p50_ms"] <= target["p95_ms"] <= target["p99_ms"]
         assert target["errors"] == sum(target["errors_by_kind"].values())
     assert report["total_errors"] == sum(t["errors"] for t in report["targets"].values())
+    costs = report["cost_per_request"]
+    assert set(costs) == {*targets, "static"}
+    for name, cost in costs.items():
+        assert cost["p50_ms"] > 0, name
+        assert cost["gunicorn_cpu_ms"] >= 0, name
+        assert cost["localinflux_cpu_ms"] >= 0, name
+    # A page reads InfluxDB (the dashboard may share a read), the static file never does.
+    assert costs["static"]["localinflux_cpu_ms"] < costs["list"]["localinflux_cpu_ms"]
     ratio = report["targets"]["dashboard"]["p99_ms"] / report["targets"]["static"]["p99_ms"]
     assert report["dashboard_p99_over_static_p99"] == pytest.approx(ratio)
     assert report["goals_met"] == (done.returncode == 0)
