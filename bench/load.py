@@ -7,10 +7,16 @@ an operator from ``create_operator``, a few devices with telemetry from ``simula
 gunicorn with DEBUG off, and ``simulate --all --loop --interval 5`` writing throughout the run.
 
 Each client logs in once (its own session, CSRF token for the login POST), then for ``--seconds``
-cycles over its own keep-alive connection through the device list, a device page, a dashboard and
-a hashed static stylesheet: the static file is the baseline, measured interleaved with the pages
-in the same run. Prints per target requests, requests/s, p50/p95/p99 and errors by kind, then the
-dashboard p99 / static p99 ratio (goal: at most 10) and the total errors (goal: 0).
+cycles over its own keep-alive connection through the device list, a device page, a dashboard,
+the JSON endpoints the live pages poll (``static/js/live.js``: the list's last telemetry, a
+dashboard's data, the overview's numbers) and a hashed static stylesheet: the static file is the
+baseline, measured interleaved with the pages in the same run. The pages' paths are read from the
+pages themselves (the stylesheet link, each live page's ``data-live-url``). Prints per target
+requests, requests/s, p50/p95/p99 and errors by kind, then the dashboard p99 / static p99 ratio
+(goal: at most 10) and the total errors (goal: 0). Before the load, one client asks for each
+target ``COST_REQUESTS`` times, one request at a time: the median time and the CPU time gunicorn
+and the local server spent per request, which say where the time goes without the wait for a
+free thread that every request under load has (the static file's too).
 
 Exit status: 0 when both goals are met, 1 when one is missed, 2 when the run could not be made.
 """
@@ -33,22 +39,30 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.loadclients import (
+    DEVICES,
+    HOST,
+    OPERATOR,
+    REQUEST_TIMEOUT_S,
+    TARGETS,
+    Client,
+    discover_paths,
+    live_url,
+    log_in,
+)
+
+__all__ = ["DEVICES", "TARGETS", "Client", "discover_paths", "live_url", "log_in", "main", "run"]
+
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"  # the only address this command sends traffic to or listens on
 README_GUNICORN_ARGS = "iotcenter.wsgi --workers 2 --timeout 60"  # README's deploy recipe
 CONF_GUNICORN_ARGS = "-c gunicorn.conf.py iotcenter.wsgi"
-DEVICES = ("load-device-1", "load-device-2", "load-device-3")
-OPERATOR = "loadtest"
-TARGETS = ("list", "device", "dashboard", "static")
 MAX_CLIENTS = 500
 MAX_SECONDS = 600
 SETUP_BUDGET_S = 240  # setup and teardown on top of --seconds, for the hard overall timeout
-REQUEST_TIMEOUT_S = 30
 RATIO_GOAL = 10.0
 
 
@@ -251,126 +265,37 @@ def cpu_by_process(procs: dict[str, subprocess.Popen]) -> dict[str, float]:
     return {name: cpu_seconds(proc.pid) for name, proc in procs.items()}
 
 
-# -- HTTP clients ------------------------------------------------------------------------------
-
-
-def _cookies(response: http.client.HTTPResponse) -> dict[str, str]:
-    out = {}
-    for header in response.headers.get_all("Set-Cookie") or []:
-        name, _, rest = header.partition("=")
-        out[name.strip()] = rest.split(";", 1)[0]
-    return out
-
-
-def log_in(port: int, password: str) -> str:
-    """A new session for the operator; returns its session cookie."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
-    try:
-        conn.request("GET", "/accounts/login/")
-        page = conn.getresponse()
-        body = page.read().decode()
-        csrf_cookie = _cookies(page)["csrftoken"]
-        field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', body).group(1)
-        form = urllib.parse.urlencode(
-            {"username": OPERATOR, "password": password, "csrfmiddlewaretoken": field}
-        )
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Cookie": f"csrftoken={csrf_cookie}",
-        }
-        conn.request("POST", "/accounts/login/", body=form, headers=headers)
-        answer = conn.getresponse()
-        answer.read()
-        session = _cookies(answer).get("sessionid")
-        if answer.status != 302 or not session:
-            raise RuntimeError(f"login answered {answer.status} without a session")
-        return session
-    finally:
-        conn.close()
-
-
-# A request that fails this way on a reused keep-alive connection, before any answer, is one the
-# server closed as idle at the moment it was sent: a browser retries it once, and so do we.
-STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-
-
-class Client(threading.Thread):
-    def __init__(self, n: int, port: int, session: str, paths: dict, stop: threading.Event):
-        super().__init__(name=f"load-client-{n}", daemon=True)
-        self.n, self.port, self.paths, self.stop = n, port, paths, stop
-        self.headers = {"Cookie": f"sessionid={session}", "Accept-Encoding": "gzip"}
-        self.samples: dict[str, list[float]] = {t: [] for t in TARGETS}
-        self.errors: dict[str, Counter] = {t: Counter() for t in TARGETS}
-        self.statuses: dict[str, Counter] = {t: Counter() for t in TARGETS}
-        self.retries = 0
-        self.conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
-
-    def path(self, target: str, i: int) -> str:
-        device = DEVICES[(self.n + i) % len(DEVICES)]
-        return self.paths[target].format(device=device)
-
-    def fetch(self, path: str) -> int:
-        for attempt in (1, 2):
-            reused = self.conn.sock is not None
-            try:
-                self.conn.request("GET", path, headers=self.headers)
-                response = self.conn.getresponse()
-                response.read()
-                return response.status
-            except STALE:
-                self.conn.close()
-                if not reused or attempt == 2:
-                    raise
-                self.retries += 1
-        raise AssertionError("unreachable")
-
-    def run(self) -> None:
-        i = self.n  # each client starts elsewhere in the cycle: the targets interleave
-        while not self.stop.is_set():
-            target = TARGETS[i % len(TARGETS)]
-            start = time.perf_counter()
-            try:
-                status = self.fetch(self.path(target, i // len(TARGETS)))
-                self.statuses[target][status] += 1
-                kind = None if 200 <= status < 400 else f"HTTP {status}"
-            except Exception as exc:  # every failure is counted, by kind
-                self.conn.close()
-                kind = type(exc).__name__
-            elapsed_ms = (time.perf_counter() - start) * 1000
-            if kind is None:
-                self.samples[target].append(elapsed_ms)
-            else:
-                self.errors[target][kind] += 1
-            i += 1
-        self.conn.close()
-
-
-def discover_paths(port: int, session: str) -> dict:
-    """The four targets' paths: the hashed stylesheet is the one the list page links."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
-    try:
-        conn.request("GET", "/devices/", headers={"Cookie": f"sessionid={session}"})
-        response = conn.getresponse()
-        page = response.read().decode()
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise RuntimeError(f"GET /devices/ answered {response.status}")
-    missing = [d for d in DEVICES if d not in page]
-    if missing:
-        raise RuntimeError(f"the device list does not show {missing}")
-    css = re.search(r'href="(/static/[^"]+\.[0-9a-f]{12}\.css)"', page)
-    if not css:
-        raise RuntimeError("the device list links no hashed stylesheet")
-    return {
-        "list": "/devices/",
-        "device": "/devices/{device}/",
-        "dashboard": "/devices/{device}/dashboard/",
-        "static": css.group(1),
-    }
-
-
 # -- the run -----------------------------------------------------------------------------------
+
+
+COST_REQUESTS = 30  # per target, one at a time, before the load
+
+
+def measure_costs(port: int, session: str, paths: dict, procs: dict, n: int = COST_REQUESTS):
+    """Per target, what one request costs on an idle server: the median time and the CPU time
+    of each process in ``procs`` per request (``n`` requests one at a time, after 3 to warm
+    up). Unlike the latencies under load, these do not include waiting for a free thread."""
+    client = Client(0, port, session, paths, threading.Event())
+    costs = {}
+    try:
+        for target in TARGETS:
+            for i in range(3):
+                client.fetch(client.path(target, i))
+            before, ms = cpu_by_process(procs), []
+            for i in range(n):
+                start = time.perf_counter()
+                status = client.fetch(client.path(target, i))
+                ms.append((time.perf_counter() - start) * 1000)
+                if status != 200:
+                    raise RuntimeError(f"{client.path(target, i)} answered {status}")
+            after = cpu_by_process(procs)
+            costs[target] = {
+                "p50_ms": percentile(sorted(ms), 50),
+                **{f"{k}_cpu_ms": (after[k] - before[k]) * 1000 / n for k in after},
+            }
+    finally:
+        client.conn.close()
+    return costs
 
 
 def summarize(clients: list[Client], duration_s: float) -> dict:
@@ -417,14 +342,14 @@ def print_report(report: dict, out=sys.stdout) -> None:
     )
     cpu = ", ".join(f"{k} {v:.1f} s" for k, v in report["cpu_s_during_run"].items())
     print(f"CPU used during the run ({os.cpu_count()} cores): {cpu}", file=out)
-    header = f"{'target':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}"
+    header = f"{'target':<14} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8}"
     header += f" {'p99 ms':>8} {'errors':>6}  by kind"
     print(header, file=out)
     print("-" * len(header), file=out)
     for name, t in report["targets"].items():
         kinds = ", ".join(f"{k}: {v}" for k, v in sorted(t["errors_by_kind"].items())) or "-"
         print(
-            f"{name:<10} {t['requests']:>8} {t['requests_per_s']:>8.1f} {_fmt(t['p50_ms']):>8}"
+            f"{name:<14} {t['requests']:>8} {t['requests_per_s']:>8.1f} {_fmt(t['p50_ms']):>8}"
             f" {_fmt(t['p95_ms']):>8} {_fmt(t['p99_ms']):>8} {t['errors']:>6}  {kinds}",
             file=out,
         )
@@ -443,6 +368,23 @@ def print_report(report: dict, out=sys.stdout) -> None:
             f"{report['stale_connection_retries']})",
             file=out,
         )
+
+    costs = report.get("cost_per_request") or {}
+    if costs:
+        print(
+            "\nBefore the load, one request at a time (no waiting for a free thread):"
+            " median time and CPU per request",
+            file=out,
+        )
+        header = f"{'target':<14} {'p50 ms':>8} {'gunicorn CPU ms':>16} {'localinflux CPU ms':>19}"
+        print(header, file=out)
+        print("-" * len(header), file=out)
+        for name, c in costs.items():
+            print(
+                f"{name:<14} {_fmt(c['p50_ms']):>8} {_fmt(c.get('gunicorn_cpu_ms')):>16}"
+                f" {_fmt(c.get('localinflux_cpu_ms')):>19}",
+                file=out,
+            )
 
 
 def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dict:
@@ -468,6 +410,10 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
         with ThreadPoolExecutor(4) as pool:  # password hashing: a few at a time
             sessions = list(pool.map(lambda _: log_in(port, password), range(clients)))
         paths = discover_paths(port, sessions[0])
+        print(f"one client, one request at a time: {COST_REQUESTS} of each target", file=log)
+        costs = measure_costs(
+            port, sessions[0], paths, {"gunicorn": gunicorn, "localinflux": influx_proc}
+        )
         stop = threading.Event()
         workers = [Client(n, port, s, paths, stop) for n, s in enumerate(sessions)]
         print(f"running {clients} clients for {seconds:g} s", file=log)
@@ -497,6 +443,7 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
             "simulate": state,
             "cpu_s_during_run": cpu,
             "paths": paths,
+            "cost_per_request": costs,
             **summarize(workers, duration),
         }
         for name in ("gunicorn", "simulate"):

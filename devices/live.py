@@ -7,18 +7,25 @@ value JSON cannot carry: NaN, ±inf).
 ``shared_render``: a preset range of one device is read and shaped at most once
 per ``SHARED_SECONDS`` per process (Django's cache, one lock per key so that viewers arriving
 together wait for one read instead of each making it); with a shared cache backend, once for
-all workers. The data holds nothing of the viewer (no user, no CSRF token): pages add those.
+all workers. Shaped means the JSON (as text) and the live board's markup (gauges, track, charts
+and their data tables: most of a page's rendering), so that a viewer's page or refresh only adds
+its own parts. The data holds nothing of the viewer (no user, no CSRF token): pages add those.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import pickle
 import threading
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from . import influx
 from .charts import finite, track_geometry
@@ -91,37 +98,86 @@ def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
     }
 
 
-def page_context(
-    board, thresholds: dict[str, list[float]] | None = None, data: dict | None = None
-) -> dict:
-    """``data``: ``board_json(board)`` when already made (``SharedRender.data``), not redone."""
+def _has_track(board) -> bool:
+    return set(POSITION_FIELDS) <= {c.field for c in board.charts}
+
+
+def _charts(board) -> list:
+    """The line charts: every chart but Lat and Lon when they are drawn as the track."""
+    if not _has_track(board):
+        return board.charts
+    return [c for c in board.charts if c.field not in POSITION_FIELDS]
+
+
+def board_context(board) -> dict:
+    """The live board's template context (``includes/live_board.html``): nothing of the viewer
+    or of the alert rules."""
     window = board.window
-    charts = [c for c in board.charts if c.field not in POSITION_FIELDS]
-    has_track = {"Lat", "Lon"} <= {c.field for c in board.charts}
-    if not has_track:
-        charts = board.charts
+    has_track = _has_track(board)
     track_rows = positions(board) if has_track else []
-    data_url = reverse("devices:dashboard-data", args=[board.device.device_id])
-    if data is None:
-        data = board_json(board, thresholds)
-    else:
-        data = {**data, "thresholds": thresholds or {}}
     return {
-        "charts": charts,
+        "board": board,
+        "device": board.device,
+        "charts": _charts(board),
         "track": track_geometry(track_rows) if has_track else None,
         "track_rows": track_rows,
-        "ranges": list(influx.RANGES),
         "range_key": window.range_key,
-        "board_json": data,
-        "data_url": data_url,
+        "data_url": reverse("devices:dashboard-data", args=[board.device.device_id]),
         "refresh_seconds": REFRESH_SECONDS,
     }
 
 
-@dataclass(frozen=True)
+# What json_script escapes so that the JSON cannot end its <script> element.
+_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
 class SharedRender:
-    board: object  # influx.Dashboard
-    data: dict  # board_json(board), without the viewer's or the alert rules' additions
+    """A dashboard read and shaped once: ``board`` (``influx.Dashboard``), ``data``
+    (``board_json(board)``, no threshold lines), ``data_json`` (the same as JSON text, without
+    the ``thresholds`` key) and ``html`` (the live board's markup).
+
+    Pickled (Django's cache) with the board as bytes of its own: a refresh, which needs only the
+    JSON, does not rebuild the board's objects (a 1-day board: ~2,000 points)."""
+
+    def __init__(self, board, data: dict, data_json: str, html: str, board_bytes=None) -> None:
+        self._board, self._board_bytes = board, board_bytes
+        self.data, self.data_json, self.html = data, data_json, html
+
+    @property
+    def board(self):
+        if self._board is None:
+            self._board = pickle.loads(self._board_bytes)  # noqa: S301 -- our own cache's bytes
+        return self._board
+
+    def __reduce__(self):
+        board_bytes = self._board_bytes
+        if board_bytes is None:
+            board_bytes = pickle.dumps(self._board, pickle.HIGHEST_PROTOCOL)
+        return SharedRender, (None, self.data, self.data_json, self.html, board_bytes)
+
+    def json(self, thresholds: dict[str, list[float]] | None) -> str:
+        """The dashboard's JSON with the alert rules' threshold lines, without encoding the
+        shared part again."""
+        lines = json.dumps(thresholds or {}, cls=DjangoJSONEncoder)
+        return f'{self.data_json[:-1]}, "thresholds": {lines}}}'
+
+
+def page_context(shared: SharedRender, thresholds: dict[str, list[float]] | None = None) -> dict:
+    """What the dashboard page adds around the shared live board: the range picker's choices,
+    the data block with the threshold lines."""
+    board = shared.board
+    script = shared.json(thresholds).translate(_SCRIPT_ESCAPES)
+    return {
+        "charts": _charts(board),
+        "ranges": list(influx.RANGES),
+        "range_key": board.window.range_key,
+        "board_json": {**shared.data, "thresholds": thresholds or {}},
+        "board_json_script": format_html(
+            '<script id="board-data" type="application/json">{}</script>', SafeString(script)
+        ),
+        "live_board": shared.html,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
 
 
 def _shared_key(device_id: str, range_key: str) -> str:
@@ -137,7 +193,11 @@ def forget(device_id: str) -> None:
 
 
 def _render(board) -> SharedRender:
-    return SharedRender(board, board_json(board))
+    data = board_json(board)
+    shared = {k: v for k, v in data.items() if k != "thresholds"}
+    text = json.dumps(shared, cls=DjangoJSONEncoder)
+    html = SafeString(render_to_string("includes/live_board.html", board_context(board)))
+    return SharedRender(board, data, text, html)
 
 
 def shared_render(device_id: str, window) -> SharedRender:

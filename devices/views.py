@@ -173,7 +173,7 @@ def dashboard(request: HttpRequest, device_id: str):
     board = shared.board
     alerts = page_alerts([board.device.device_id], thresholds_for=board.device.device_id)
     ctx = {"board": board, "device": board.device, "form": form, "page_alerts": alerts}
-    ctx.update(live.page_context(board, alerts.threshold_values(), shared.data))
+    ctx.update(live.page_context(shared, alerts.threshold_values()))
     return render(request, "devices/dashboard.html", ctx)
 
 
@@ -185,8 +185,8 @@ def dashboard_data(request: HttpRequest, device_id: str):
     shared = live.shared_render(device_id, form.window())
     # The alert rules' threshold lines are the device's (not the viewer's): one database query
     # per refresh, added to the shared data.
-    lines = page_alerts([], thresholds_for=shared.board.device.device_id).threshold_values()
-    response = JsonResponse({**shared.data, "thresholds": lines})
+    lines = page_alerts([], thresholds_for=shared.data["device"]).threshold_values()
+    response = HttpResponse(shared.json(lines), content_type="application/json")
     add_never_cache_headers(response)
     return response
 

@@ -47,13 +47,28 @@ def test_a_short_run_reports_every_target_and_leaves_nothing_behind():
     assert re.fullmatch(r"/static/css/site\.[0-9a-f]{12}\.css", report["paths"]["static"])
     assert report["simulate"] == "running throughout"
     assert report["cpu_s_during_run"]["gunicorn"] > 0  # the app did the work, and it shows
-    for name in ("list", "device", "dashboard", "static"):
+    assert report["paths"]["list_data"] == (
+        "/devices/last-telemetry?d=load-device-1&d=load-device-2&d=load-device-3"
+    )
+    assert report["paths"]["dashboard_data"].startswith("/devices/{device}/dashboard/data?range=")
+    assert report["paths"]["overview_data"] == "/overview/data"
+    targets = ("list", "list_data", "device", "dashboard", "dashboard_data", "overview_data")
+    assert set(report["targets"]) == {*targets, "static"}
+    for name in (*targets, "static"):
         target = report["targets"][name]
         assert target["requests"] > 0, name
         assert target["statuses"].get("200", 0) > 0, name  # logged in: pages, not the login
         assert target["p50_ms"] <= target["p95_ms"] <= target["p99_ms"]
         assert target["errors"] == sum(target["errors_by_kind"].values())
     assert report["total_errors"] == sum(t["errors"] for t in report["targets"].values())
+    costs = report["cost_per_request"]
+    assert set(costs) == {*targets, "static"}
+    for name, cost in costs.items():
+        assert cost["p50_ms"] > 0, name
+        assert cost["gunicorn_cpu_ms"] >= 0, name
+        assert cost["localinflux_cpu_ms"] >= 0, name
+    # A page reads InfluxDB (the dashboard may share a read), the static file never does.
+    assert costs["static"]["localinflux_cpu_ms"] < costs["list"]["localinflux_cpu_ms"]
     ratio = report["targets"]["dashboard"]["p99_ms"] / report["targets"]["static"]["p99_ms"]
     assert report["dashboard_p99_over_static_p99"] == pytest.approx(ratio)
     assert report["goals_met"] == (done.returncode == 0)
@@ -117,8 +132,11 @@ def test_failures_are_counted_by_kind_and_kept_out_of_the_latencies():
     stop = threading.Event()
     paths = {
         "list": "/devices/",
+        "list_data": "/devices/last-telemetry?d=x",
         "device": "/devices/{device}/",
         "dashboard": "/ok/dashboard/",
+        "dashboard_data": "/ok/dashboard/data",
+        "overview_data": "/overview/data",
         "static": "/static/site.css",
     }
     try:
@@ -157,3 +175,69 @@ def test_gunicorn_is_always_bound_to_127_0_0_1_only():
     for args in ("iotcenter.wsgi -b 0.0.0.0:80", "iotcenter.wsgi --bind=0.0.0.0:80"):
         with pytest.raises(SystemExit):
             load.gunicorn_command(args, 8123)
+
+
+class _Pages(http.server.BaseHTTPRequestHandler):
+    """The three live pages as the app marks them up, and 404 for the rest."""
+
+    protocol_version = "HTTP/1.1"
+    pages = {
+        "/devices/": (
+            '<link rel="stylesheet" href="/static/css/site.0123456789ab.css">'
+            '<table class="devices" data-live-url="/devices/last-telemetry" data-refresh="5">'
+            + "".join(f'<tr data-device="{d}"><td>{d}</td></tr>' for d in load.DEVICES)
+            + '<tr data-device="a&amp;b"><td>a&amp;b</td></tr></table>'
+        ),
+        "/devices/load-device-1/dashboard/": (
+            '<div class="live-board" data-live-url="/devices/load-device-1/dashboard/data'
+            '?range=1d&amp;x=1" data-live="1">'
+        ),
+        "/": '<dl class="tiles" data-live-url="/overview/data" data-refresh="15">',
+    }
+
+    def do_GET(self):
+        body = self.pages.get(self.path, "").encode()
+        self.send_response(200 if body else 404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve(handler):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_the_live_endpoints_are_the_ones_the_pages_poll():
+    server = _serve(_Pages)
+    try:
+        paths = load.discover_paths(server.server_address[1], "s")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert paths["static"] == "/static/css/site.0123456789ab.css"
+    # Every row of the list page, as devicelist.js asks for them (ids URL-encoded).
+    assert paths["list_data"] == (
+        "/devices/last-telemetry?d=load-device-1&d=load-device-2&d=load-device-3&d=a%26b"
+    )
+    # The dashboard's own data URL (HTML entities decoded), for each device in turn.
+    assert paths["dashboard_data"] == "/devices/{device}/dashboard/data?range=1d&x=1"
+    assert paths["overview_data"] == "/overview/data"
+    assert set(paths) == set(load.TARGETS)
+
+
+def test_a_page_that_is_no_longer_live_stops_the_run_before_it_starts():
+    class NoLiveOverview(_Pages):
+        pages = {**_Pages.pages, "/": "<h1>Overview</h1>"}
+
+    server = _serve(NoLiveOverview)
+    try:
+        with pytest.raises(RuntimeError, match="/ has no data-live-url"):
+            load.discover_paths(server.server_address[1], "s")
+    finally:
+        server.shutdown()
+        server.server_close()

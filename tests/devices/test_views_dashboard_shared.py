@@ -131,3 +131,52 @@ def test_write_data_now_shows_at_once_on_the_page_it_returns_to(busy, staff_user
     response = client.post("/devices/busy/write-now/", {"what": "now"})
     assert response.status_code == 302
     assert temperature() != "21.50"  # the simulated point of this minute
+
+
+def _live_board(page: str) -> str:
+    start = page.index('<div class="live-board"')
+    return page[start : page.index('<script id="board-data"', start)]
+
+
+def _data_block(page: str) -> dict:
+    start = page.index('<script id="board-data" type="application/json">') + 48
+    return json.loads(page[start : page.index("</script>", start)])
+
+
+def test_the_charts_are_rendered_once_for_all_viewers_within_the_interval(
+    busy, staff_user, plain_user
+):
+    from django.core.cache import cache
+
+    from alerts.models import Rule
+
+    cache.clear()
+    Rule.objects.create(name="warm", field="Temperature", condition=Rule.ABOVE, threshold=30)
+    staff, viewer = logged_in(staff_user), logged_in(plain_user)
+    first = staff.get("/devices/busy/dashboard/", {"range": "1h"})
+    second = viewer.get("/devices/busy/dashboard/", {"range": "1h"})
+    rendered = [{t.name for t in r.templates} for r in (first, second)]
+    assert {"includes/live_board.html", "includes/line_chart.html"} <= rendered[0]
+    # The second viewer's page is its own (user, alerts panel) around the same board markup.
+    assert not {"includes/live_board.html", "includes/line_chart.html"} & rendered[1]
+    pages = [r.content.decode() for r in (first, second)]
+    assert _live_board(pages[0]) == _live_board(pages[1])
+    assert 'class="line"' in _live_board(pages[1])
+    assert "operator" in pages[0]
+    assert "operator" not in pages[1]
+    # The data block and the refresh both carry the device's threshold line.
+    refresh = json.loads(viewer.get("/devices/busy/dashboard/data", {"range": "1h"}).content)
+    assert _data_block(pages[1]) == refresh
+    assert refresh["thresholds"] == {"Temperature": [30.0]}
+    assert refresh["readings"][0]["value"] == "21.50"
+
+
+def test_a_field_name_cannot_end_the_pages_data_block(busy, staff_user):
+    at = int(datetime.now(UTC).timestamp()) - 60
+    with busy.client.write_api(write_options=SYNCHRONOUS) as writer:
+        writer.write(
+            busy.bucket, busy.org, [f'environment,device=busy x</script><b>=" hi" {at}'], "s"
+        )
+    page = logged_in(staff_user).get("/devices/busy/dashboard/", {"range": "1h"}).content.decode()
+    assert "x</script>" not in page
+    assert _data_block(page)["non_numeric"] == ["x</script><b>"]
