@@ -173,10 +173,7 @@ def test_the_charts_are_rendered_once_for_all_viewers_within_the_interval(
 
 def test_a_field_name_cannot_end_the_pages_data_block(busy, staff_user):
     at = int(datetime.now(UTC).timestamp()) - 60
-    with busy.client.write_api(write_options=SYNCHRONOUS) as writer:
-        writer.write(
-            busy.bucket, busy.org, [f'environment,device=busy x</script><b>=" hi" {at}'], "s"
-        )
+    write_lines(busy, [f'environment,device=busy x</script><b>=" hi" {at}'])
     page = logged_in(staff_user).get("/devices/busy/dashboard/", {"range": "1h"}).content.decode()
     assert "x</script>" not in page
     assert _data_block(page)["non_numeric"] == ["x</script><b>"]
