@@ -36,7 +36,35 @@ def _format_double(v: object) -> str:
 
 def _format_doubles(col) -> list[str]:
     """``_format_double`` over a column: Python's shortest repr is Go's digits whenever it has
-    no exponent and is finite (the common case); the rest goes through ``format_float``."""
+    no exponent and is finite (the common case); the rest goes through ``format_float``.
+
+    A column of floats only is formatted in C-level passes: ``repr`` of each, one joined text
+    in which the ``.0`` of whole numbers is cut, split again. A column that repeats values
+    (counts, a constant) formats each distinct value once (equal numbers print alike).
+    """
+    distinct = dict.fromkeys(col)
+    if col and len(distinct) * 2 <= len(col):
+        keys = list(distinct)
+        return list(map(dict(zip(keys, _format_doubles(keys), strict=True)).__getitem__, col))
+    try:
+        texts = list(map(float.__repr__, col))  # TypeError at a null (or a non-float)
+    except TypeError:
+        return _format_doubles_one_by_one(col)
+    if not texts:
+        return texts
+    text = "\n".join(texts)
+    if "e" in text or "n" in text:  # an exponent, nan, inf
+        return _format_doubles_one_by_one(col)
+    text = (text + "\n").replace(".0\n", "\n")
+    if "-0\n" in text:
+        text = _NEGATIVE_ZERO.sub("0", text)
+    return text[:-1].split("\n")
+
+
+_NEGATIVE_ZERO = re.compile(r"^-0$", re.MULTILINE)
+
+
+def _format_doubles_one_by_one(col) -> list[str]:
     out = []
     append = out.append
     for v in col:
