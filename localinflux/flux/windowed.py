@@ -51,10 +51,13 @@ def aggregate_window(
     ti, vi = table.index("_time"), table.index(column)
     if ti < 0 or vi < 0:
         raise FluxError(f'aggregateWindow: missing column "{"_time" if ti < 0 else column}"')
-    values = table.data[vi]
+    times, values = table.data[ti], table.data[vi]
     has_null = type(values) is not array and None in values  # storage's arrays hold no nulls
-    times, values = _as_list(table.data[ti]), _as_list(values)
-    if not all(map(operator.le, times, islice(times, 1, None))):  # C-level sortedness check
+    # A whole-series read hands over storage's time arrays, ascending (the store keeps them
+    # so); anything else is checked.
+    checked = pushed and type(times) is array
+    times, values = _as_list(times), _as_list(values)
+    if not checked and not all(map(operator.le, times, islice(times, 1, None))):
         order = sorted(range(len(times)), key=times.__getitem__)
         table = table.take_rows(order)
         times, values = table.data[ti], table.data[vi]
