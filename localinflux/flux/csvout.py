@@ -145,7 +145,7 @@ class CsvWriter:
         return [self.quote(c) for c in cells]
 
     def quote(self, cell: str) -> str:
-        if cell == "":
+        if cell == "" or not self._needs_quote(cell):
             return cell
         if cell == "\\." or any(ch in cell for ch in self._specials) or cell[0].isspace():
             # Inside quotes Go doubles quotes, drops bare CR and turns LF into CRLF.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -210,6 +211,10 @@ def selector_index(table: Table, column: str, which: str) -> int | None:
         return next((i for i, v in enumerate(values) if v is not None), None)
     if which == "last":
         return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
+    if values and (type(values) is array or None not in values):
+        # No nulls: the builtin keeps the first best value, as the loop below does.
+        pick = min if which == "min" else max
+        return pick(range(len(values)), key=values.__getitem__)
     best = None
     for i, v in enumerate(values):
         if v is None:
