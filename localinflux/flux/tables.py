@@ -391,6 +391,14 @@ class _PivotRows:
             # times): the values are the column.
             column.extend(values)
             return
+        if not self.keys:
+            index = dict(zip(row_keys, range(len(row_keys)), strict=True))
+            if len(index) == len(row_keys):  # the first table, each row key once
+                self.index, self.keys = index, row_keys
+                for cells, i in zip(self.kept, ki, strict=True):
+                    cells.extend(table.data[i])
+                column.extend(values)
+                return
         index = self.index
         fresh = [j for j, rk in enumerate(row_keys) if rk not in index]
         for j in fresh:
