@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from itertools import chain
 
 from .. import series_index
 from .. import tables as T
@@ -155,7 +156,7 @@ class ReadSource(Stream):
             if len(found) == 1:
                 answers.append(found[0])
             else:
-                answers.append(sorted(p for positions in found for p in positions))
+                answers.append(sorted(chain.from_iterable(found)))
         answers.sort(key=len)
         answers = [a for a in answers if len(a) < n]  # a predicate every series passes
         if answers and not answers[0]:
