@@ -249,7 +249,8 @@ def _run_sums(values: Sequence, starts: list[int], ends: list[int]) -> list:
 
     Regular series put the same number of points in every window but the first and the last:
     those middle windows are summed with one C-level pass per position in the window
-    (``0 + a + b + ...``, what ``sum`` adds) instead of one slice and call per window.
+    (``0 + a + b + ...``: the plain double additions of Python 3.11's ``sum`` and of Flux)
+    instead of one slice and call per window.
     """
     m = len(starts)
     if m > 3:
