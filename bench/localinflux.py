@@ -3,6 +3,9 @@
 Prints, from one run: write ingest through the real client next to the parser alone, ``last()``
 over 1,000 series x 1,000 points, ``aggregateWindow(every: 1h, fn: mean)`` over 30 days of
 1-minute data for 5 fields, and memory per million stored points. Bounded to about a minute.
+``--case rollup`` (not in the default run) times the 30-day dashboard query of one device over
+hourly rollup points (``devices/queries/rollup.py``'s ``dashboard_rollup``), whole and its
+rolled-windows part alone.
 
 ``python -m bench.localinflux --case last --json`` runs one case and prints its figures as one
 JSON object (what ``bench.compare`` runs against two revisions of the code).
@@ -146,6 +149,135 @@ def bench_aggregate(server: LocalInflux, client: InfluxDBClient, repeat: int = 3
     return {"aggregate_s": took, "aggregate_median_s": median}
 
 
+ROLLUP_FIELDS = ("Temperature", "Humidity", "Pressure", "CO2", "TVOC", "Lat", "Lon")
+ROLLUP_STATS = ("sum", "count", "min", "max")
+ROLLUP_DEVICE = "dev-rollup-1"
+ROLLUP_HOURS = 30 * 24
+
+
+def _rollup_lines(device: str, first_hour_s: int, hours: int) -> list[str]:
+    """Hourly rollup points as ``devices/influx/rollup.py`` writes them: per hour and stat one
+    line of every field, tagged with both device tags and the stat, at the hour's start."""
+    lines = []
+    for h in range(hours):
+        ts = (first_hour_s + 3600 * h) * 1_000_000_000
+        count = 60.0
+        for stat in ROLLUP_STATS:
+            cells = []
+            for i, name in enumerate(ROLLUP_FIELDS):
+                mean = 20.0 + i * 7.3 + (h % 24) / 7
+                value = {"sum": mean * count, "count": count, "min": mean - 1.25}.get(
+                    stat, mean + 1.5
+                )
+                cells.append(f"{name}={value!r}")
+            lines.append(
+                f"environment_1h,clientId={device},device={device},stat={stat} "
+                f"{','.join(cells)} {ts}"
+            )
+    return lines
+
+
+def _raw_lines(device: str, first_s: int, minutes: int) -> list[str]:
+    """The device's 1-minute telemetry (every field) for the dashboard's raw head and tail."""
+    return [
+        f"environment,clientId={device},device={device} "
+        + ",".join(f"{name}={20 + i * 7.3 + m % 17 / 4}" for i, name in enumerate(ROLLUP_FIELDS))
+        + f" {(first_s + 60 * m) * 1_000_000_000}"
+        for m in range(minutes)
+    ]
+
+
+def _iso(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def rollup_query(device: str, head: tuple, rolled: tuple, tail: tuple) -> tuple[str, str]:
+    """The text ``dashboard_rollup`` sends for a 30-day dashboard (2h windows), and its
+    rolled-windows part alone (``rolled`` and its sum/count windows pivoted)."""
+    match = f'(r["device"] == "{device}" or r["clientId"] == "{device}")'
+    fields = " or ".join(f'r["_field"] == "{f}"' for f in ROLLUP_FIELDS)
+    owner_keep = '  |> keep(columns: ["_value", "_field", "device", "clientId"])\n'
+    window_keep = '  |> keep(columns: ["_time", "_value", "_field", "device", "clientId"])\n'
+
+    def source(name: str, measurement: str, bounds: tuple) -> str:
+        return (
+            f'{name} = from(bucket: "rollup")\n'
+            f"  |> range(start: {_iso(bounds[0])}, stop: {_iso(bounds[1])})\n"
+            f'  |> filter(fn: (r) => r._measurement == "{measurement}" and {match})\n'
+            f"  |> filter(fn: (r) => ({fields}))\n\n"
+        )
+
+    raw = ""
+    for name, bounds in (("head", head), ("tail", tail)):
+        raw += source(name, "environment", bounds)
+        for fn in ("sum", "count"):
+            raw += (
+                f"{name}\n  |> aggregateWindow(every: 2h, fn: {fn}, createEmpty: false)\n"
+                f'{window_keep}  |> yield(name: "{name}_{fn}")\n'
+            )
+        for fn in ("min", "max"):
+            raw += f'{name}\n  |> {fn}()\n{owner_keep}  |> yield(name: "{name}_{fn}")\n'
+    windows = (
+        source("rolled", "environment_1h", rolled) + "rolled\n"
+        '  |> filter(fn: (r) => r["stat"] == "sum" or r["stat"] == "count")\n'
+        "  |> aggregateWindow(every: 2h, fn: sum, createEmpty: false)\n"
+        '  |> keep(columns: ["_time", "_value", "_field", "stat"])\n'
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field", "stat"], valueColumn: "_value")\n'
+        '  |> yield(name: "rollup_windows")\n'
+    )
+    extremes = "".join(
+        f'rolled\n  |> filter(fn: (r) => r["stat"] == "{fn}")\n  |> {fn}()\n'
+        f'{owner_keep}  |> yield(name: "rollup_{fn}")\n'
+        for fn in ("min", "max")
+    )
+    return raw + windows + extremes, windows
+
+
+def _server_query_s(server: LocalInflux, client: InfluxDBClient, flux: str, repeat: int) -> float:
+    """Best time the server itself spent answering ``flux`` (its request log), of ``repeat``."""
+    best_s = None
+    for _ in range(repeat):
+        server.stats.wait_idle()
+        server.stats.reset()
+        client.query_api().query(flux)
+        server.stats.wait_idle()
+        took = sum(r.ms for r in server.stats.log if r.path.startswith("/api/v2/query")) / 1000
+        best_s = took if best_s is None else min(best_s, took)
+    return best_s
+
+
+def bench_rollup(server: LocalInflux, client: InfluxDBClient, repeat: int = 3) -> dict:
+    """The 30-day dashboard query of one device among 20 over their hourly rollup points."""
+    client.buckets_api().create_bucket(bucket_name="rollup", org=server.org)
+    api = client.write_api(write_options=SYNCHRONOUS)
+    # An odd hour as the first rolled one, as a dashboard opened at hh:mm has (2h windows).
+    rolled = (T0_S + 3600, T0_S + 3600 * (1 + ROLLUP_HOURS))
+    head, tail = (rolled[0] - 1305, rolled[0]), (rolled[1], rolled[1] + 2295)
+    for d in range(20):
+        device = ROLLUP_DEVICE if d == 0 else f"dev-rollup-other-{d}"
+        api.write("rollup", record="\n".join(_rollup_lines(device, T0_S, ROLLUP_HOURS + 2)))
+        for first_s in (head[0] - 600, tail[0] - 600):
+            api.write("rollup", record="\n".join(_raw_lines(device, first_s, 60)))
+    api.close()
+    whole, windows = rollup_query(ROLLUP_DEVICE, head, rolled, tail)
+    runs = max(repeat, 1) * 5  # ~50 ms queries: more runs for a steady best
+    took, rows, median = timed_query(client, whole, runs)
+    server_s = _server_query_s(server, client, whole, runs)
+    windows_s = _server_query_s(server, client, windows, runs)
+    print(
+        f"30-day dashboard query over hourly rollups ({len(ROLLUP_FIELDS)} fields x "
+        f"{len(ROLLUP_STATS)} stats x {ROLLUP_HOURS} h): {took * 1000:.1f} ms through the "
+        f"client, {rows:,} rows; server {server_s * 1000:.1f} ms, its rolled windows alone "
+        f"{windows_s * 1000:.1f} ms"
+    )
+    return {
+        "rollup_s": took,
+        "rollup_median_s": median,
+        "rollup_server_s": server_s,
+        "rollup_windows_server_s": windows_s,
+    }
+
+
 def bench_memory() -> dict:
     """Memory a fresh store allocates for 1,000,000 float points in 1,000 series.
 
@@ -174,7 +306,7 @@ def bench_memory() -> dict:
     return {"memory_mb_per_million": held / 1e6}
 
 
-CASES = ("memory", "ingest", "last", "aggregate")
+CASES = ("memory", "ingest", "last", "aggregate", "rollup")
 
 
 def run_case(name: str, repeat: int = 3) -> dict:
@@ -189,6 +321,8 @@ def run_case(name: str, repeat: int = 3) -> dict:
             return bench_last(server, c, repeat)
         if name == "aggregate":
             return bench_aggregate(server, c, repeat)
+        if name == "rollup":
+            return bench_rollup(server, c, repeat)
     raise ValueError(f"unknown case {name!r}; cases: {', '.join(CASES)}")
 
 

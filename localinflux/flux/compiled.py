@@ -27,14 +27,30 @@ from .values import Regex, Time
 RowFn = Callable[[dict], object]
 
 
+# Whether a node reads ``param``, by (node id, param): compiling asks it of every node on the
+# way down, which walked each subtree once per ancestor. Entries hold their node, so an id is
+# never another node's while its entry lives; the memo is emptied when it grows large.
+_USES: dict[tuple[int, str], tuple[object, bool]] = {}
+_USES_MAX = 50_000
+
+
 def _uses(node: object, param: str) -> bool:
-    if isinstance(node, ast.Identifier):
-        return node.name == param
     if isinstance(node, list | tuple):
         return any(_uses(item, param) for item in node)
-    if isinstance(node, ast.Node | ast.Param):
-        return any(_uses(v, param) for v in vars(node).values() if not isinstance(v, str))
-    return False
+    if not isinstance(node, ast.Node | ast.Param):
+        return False
+    key = (id(node), param)
+    found = _USES.get(key)
+    if found is not None and found[0] is node:
+        return found[1]
+    if isinstance(node, ast.Identifier):
+        result = node.name == param
+    else:
+        result = any(_uses(v, param) for v in vars(node).values() if not isinstance(v, str))
+    if len(_USES) >= _USES_MAX:
+        _USES.clear()
+    _USES[key] = (node, result)
+    return result
 
 
 def compile_row_fn(interp: Interpreter, scope: Scope, param: str, node: ast.Node) -> RowFn:

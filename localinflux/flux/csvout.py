@@ -36,7 +36,35 @@ def _format_double(v: object) -> str:
 
 def _format_doubles(col) -> list[str]:
     """``_format_double`` over a column: Python's shortest repr is Go's digits whenever it has
-    no exponent and is finite (the common case); the rest goes through ``format_float``."""
+    no exponent and is finite (the common case); the rest goes through ``format_float``.
+
+    A column of floats only is formatted in C-level passes: ``repr`` of each, one joined text
+    in which the ``.0`` of whole numbers is cut, split again. A column that repeats values
+    (counts, a constant) formats each distinct value once (equal numbers print alike).
+    """
+    distinct = dict.fromkeys(col)
+    if col and len(distinct) * 2 <= len(col):
+        keys = list(distinct)
+        return list(map(dict(zip(keys, _format_doubles(keys), strict=True)).__getitem__, col))
+    try:
+        texts = list(map(float.__repr__, col))  # TypeError at a null (or a non-float)
+    except TypeError:
+        return _format_doubles_one_by_one(col)
+    if not texts:
+        return texts
+    text = "\n".join(texts)
+    if "e" in text or "n" in text:  # an exponent, nan, inf
+        return _format_doubles_one_by_one(col)
+    text = (text + "\n").replace(".0\n", "\n")
+    if "-0\n" in text:
+        text = _NEGATIVE_ZERO.sub("0", text)
+    return text[:-1].split("\n")
+
+
+_NEGATIVE_ZERO = re.compile(r"^-0$", re.MULTILINE)
+
+
+def _format_doubles_one_by_one(col) -> list[str]:
     out = []
     append = out.append
     for v in col:
@@ -72,9 +100,12 @@ def _format_times(values: list) -> list[str]:
     """``format_rfc3339`` over a column, formatting each distinct second once.
 
     Timestamps in one column mostly share their date and often their second, and the calendar
-    arithmetic is most of the cost of a cell.
+    arithmetic is most of the cost of a cell: a second is its day's text (computed once per
+    day) and two table lookups (hour and minute, second).
     """
     seconds: dict[int, str] = {}
+    days: dict[int, str] = {}
+    minutes, secs_text = _MINUTES, _SECONDS
     out = []
     append = out.append
     for v in values:
@@ -84,12 +115,22 @@ def _format_times(values: list) -> list[str]:
         secs, frac = divmod(int(v), NS_PER_S)
         head = seconds.get(secs)
         if head is None:
-            head = seconds[secs] = format_rfc3339(secs * NS_PER_S)[:-1]
+            day, rem = divmod(secs, 86400)
+            day_text = days.get(day)
+            if day_text is None:
+                day_text = days[day] = format_rfc3339(day * 86400 * NS_PER_S)[:10] + "T"
+            minute, second = divmod(rem, 60)
+            head = seconds[secs] = day_text + minutes[minute] + secs_text[second]
         if frac:
             append(head + "." + f"{frac:09d}".rstrip("0") + "Z")
         else:
             append(head + "Z")
     return out
+
+
+# "HH:MM:" of each minute of a day, "SS" of each second of a minute.
+_MINUTES = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
+_SECONDS = [f"{s:02d}" for s in range(60)]
 
 
 def format_cell(value: object, typ: str) -> str:
@@ -117,7 +158,7 @@ class CsvWriter:
         return [self.quote(c) for c in cells]
 
     def quote(self, cell: str) -> str:
-        if cell == "":
+        if cell == "" or not self._needs_quote(cell):
             return cell
         if cell == "\\." or any(ch in cell for ch in self._specials) or cell[0].isspace():
             # Inside quotes Go doubles quotes, drops bare CR and turns LF into CRLF.

@@ -32,8 +32,23 @@ _OPERATORS_1 = frozenset(op for op in OPERATORS if len(op) == 1)
 # After these tokens a ``/`` divides; elsewhere it opens a regex literal.
 _OPERAND_END = {"IDENT", "INT", "FLOAT", "STRING", "DURATION", "TIME", "REGEX", ")", "]", "}"}
 
+# Every common token in one match, alternatives in ``_next``'s order: space and comments, a
+# string without escapes, ``$`` or line breaks, a time, a duration (atomic: one followed by a
+# letter is no duration), a float, an int, a word, an operator. What it does not match
+# (other strings, regex literals, bad input) goes through ``_next``.
+_MASTER = re.compile(
+    rf"(?P<space>{_SPACE.pattern})"
+    r'|(?P<string>"[^"\\$\n]*")'
+    rf"|(?P<time>{_DATETIME.pattern})"
+    rf"|(?P<duration>(?>{_DURATION.pattern})(?![A-Za-z_]))"
+    rf"|(?P<float>{_FLOAT.pattern})"
+    rf"|(?P<int>{_INT.pattern})"
+    rf"|(?P<word>{_IDENT.pattern})"
+    r"|(?P<op>\|>|<-|=>|==|!=|<=|>=|=~|!~|[-+*/%^<>=()\[\]{},:.?])"
+)
 
-@dataclass
+
+@dataclass(slots=True)
 class Token:
     kind: str  # IDENT, INT, FLOAT, STRING, DURATION, TIME, REGEX, EOF, a keyword or an operator
     value: object
@@ -74,18 +89,55 @@ class Lexer:
 
     def tokens(self) -> list[Token]:
         out: list[Token] = []
+        append = out.append
         text = self.text
-        while True:
-            m = _SPACE.match(text, self.pos)
-            while m:
-                self._advance_to(m.end())
-                m = _SPACE.match(text, self.pos)
-            if self.pos >= len(text):
-                col = self._col(self.pos)
-                out.append(Token("EOF", None, self.line, col, self.line, col))
-                return out
-            prev_kind = out[-1].kind if out else None
-            out.append(self._next(prev_kind))
+        n = len(text)
+        match = _MASTER.match
+        pos, line, line_start = self.pos, self.line, self.line_start
+        prev_kind = None
+        while pos < n:
+            m = match(text, pos)
+            group = m.lastgroup if m is not None else None
+            if group == "space":
+                end = m.end()
+                newlines = text.count("\n", pos, end)
+                if newlines:
+                    line += newlines
+                    line_start = text.rfind("\n", pos, end) + 1
+                pos = end
+                continue
+            if group is None or (
+                group == "op" and text[pos] == "/" and prev_kind not in _OPERAND_END
+            ):
+                self.pos, self.line, self.line_start = pos, line, line_start
+                token = self._next(prev_kind)
+                pos, line, line_start = self.pos, self.line, self.line_start
+            else:
+                end = m.end()
+                value = m.group()
+                if group == "word":
+                    kind = value if value in KEYWORDS else "IDENT"
+                elif group == "op":
+                    kind = value
+                elif group == "string":
+                    kind, value = "STRING", value[1:-1]
+                elif group == "int":
+                    kind, value = "INT", int(value)
+                elif group == "float":
+                    kind, value = "FLOAT", float(value)
+                elif group == "time":
+                    kind = "TIME"
+                else:
+                    kind = "DURATION"
+                    value = [(int(d), u) for d, u in _DURATION_PART.findall(value)]
+                token = Token(kind, value, line, pos - line_start + 1, line, end - line_start + 1)
+                pos = end
+            append(token)
+            prev_kind = token.kind
+        self.pos, self.line, self.line_start = pos, line, line_start
+        col = self._col(pos)
+        append(Token("EOF", None, line, col, line, col))
+        return out
 
     def _token(self, kind: str, value: object, start: int, end: int) -> Token:
         line, col = self.line, self._col(start)

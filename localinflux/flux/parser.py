@@ -36,20 +36,19 @@ class Parser:
     def __init__(self, text: str) -> None:
         self.toks = tokenize(text)
         self.i = 0
+        self.tok: Token = self.toks[0]  # the current token, toks[i]
         self.prev = self.toks[0]
 
     # -- token helpers -------------------------------------------------------------------------
-    @property
-    def tok(self) -> Token:
-        return self.toks[self.i]
 
     def peek(self, offset: int = 1) -> Token:
         return self.toks[min(self.i + offset, len(self.toks) - 1)]
 
     def take(self) -> Token:
-        tok = self.toks[self.i]
+        tok = self.tok
         if tok.kind != "EOF":
             self.i += 1
+            self.tok = self.toks[self.i]
         self.prev = tok
         return tok
 
@@ -334,6 +333,7 @@ class Parser:
                 raise _NotAFunction
         except (_NotAFunction, CompileError):
             self.i = saved
+            self.tok = self.toks[saved]
             return None
         self.take()
         self.take()

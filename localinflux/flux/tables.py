@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -210,6 +211,10 @@ def selector_index(table: Table, column: str, which: str) -> int | None:
         return next((i for i, v in enumerate(values) if v is not None), None)
     if which == "last":
         return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
+    if values and (type(values) is array or None not in values):
+        # No nulls: the builtin keeps the first best value, as the loop below does.
+        pick = min if which == "min" else max
+        return pick(range(len(values)), key=values.__getitem__)
     best = None
     for i, v in enumerate(values):
         if v is None:
@@ -289,18 +294,11 @@ def pivot_tables(
     """Flux 2.7's unsorted pivot: rows in order of first appearance, new columns likewise."""
     removed = set(column_key) | {value_column}
     groups: dict[tuple, list[Table]] = {}
-    order: list[tuple] = []
     for table in tables:
         key = [k for k in table.key if k not in removed]
-        gk = (tuple(key), tuple(table.keyvals[k] for k in key))
-        if gk not in groups:
-            groups[gk] = []
-            order.append(gk)
-        groups[gk].append(table)
+        groups.setdefault((tuple(key), tuple(table.keyvals[k] for k in key)), []).append(table)
     out = []
-    for gk in order:
-        key, values = gk
-        members = groups[gk]
+    for (key, values), members in groups.items():
         first = members[0]
         keyset = set(key)
         kept = [
@@ -311,8 +309,7 @@ def pivot_tables(
         for label in row_key:
             if all(label != k for k, _ in kept):
                 raise FluxError(f'pivot: missing row key column "{label}"')
-        new_cols: dict[str, str] = {}
-        rows: dict[tuple, dict[str, object]] = {}
+        rows = _PivotRows(len(kept))
         for table in members:
             vi = table.index(value_column)
             if vi < 0:
@@ -321,44 +318,115 @@ def pivot_tables(
             ci = [table.index(label) for label in column_key]
             if any(i < 0 for i in ri + ci):
                 raise FluxError("pivot: missing row or column key column")
-            ki = [(label, table.index(label)) for label, _ in kept]
+            ki = [table.index(label) for label, _ in kept]
             vtype = table.types[vi]
             if len(table) and all(label in table.keyvals for label in column_key):
                 # The new column's name is a group-key value: the same for every row of the
                 # table, so it is made once (the common case: pivoting on _field or a tag).
-                _pivot_constant(table, vi, ri, ci, ki, vtype, new_cols, rows)
+                name = "_".join(str(table.data[i][0]) for i in ci)
+                rows.add_column(table, name, vtype, vi, ri, ki)
                 continue
             for row in table.rows():
                 name = "_".join(str(row[i]) for i in ci)
-                if name not in new_cols:
-                    new_cols[name] = vtype
-                elif new_cols[name] != vtype:
-                    raise FluxError(f'pivot: column "{name}" has conflicting types')
-                rk = tuple(row[i] for i in ri)
-                cells = rows.get(rk)
-                if cells is None:
-                    cells = rows[rk] = {label: row[i] for label, i in ki}
-                cells[name] = row[vi]
-        labels = [label for label, _ in kept] + list(new_cols)
-        types = [typ for _, typ in kept] + list(new_cols.values())
-        data = [[cells.get(label) for cells in rows.values()] for label in labels]
+                rows.set(name, vtype, tuple(row[i] for i in ri), row[vi], [row[i] for i in ki])
+        labels = [label for label, _ in kept]
+        data = rows.data(labels)
+        types = [typ for _, typ in kept] + list(rows.new_types.values())
+        labels += rows.new_types
         out.append(Table(labels, types, list(key), dict(zip(key, values, strict=True)), data))
     return out
 
 
-def _pivot_constant(table, vi, ri, ci, ki, vtype, new_cols, rows) -> None:
-    """``pivot_tables``' inner loop for a table whose column-key cells are all the same."""
-    name = "_".join(str(table.data[i][0]) for i in ci)
-    if name not in new_cols:
-        new_cols[name] = vtype
-    elif new_cols[name] != vtype:
-        raise FluxError(f'pivot: column "{name}" has conflicting types')
-    values = table.data[vi]
-    row_cols = [table.data[i] for i in ri]
-    kept_cols = [(label, table.data[i]) for label, i in ki]
-    keys = zip(*row_cols, strict=True) if len(row_cols) != 1 else ((v,) for v in row_cols[0])
-    for j, rk in enumerate(keys):
-        cells = rows.get(rk)
-        if cells is None:
-            cells = rows[rk] = {label: col[j] for label, col in kept_cols}
-        cells[name] = values[j]
+_UNSET = object()  # a pivoted cell no row set (null in the result)
+
+
+class _PivotRows:
+    """The rows of one pivoted table, column by column: row keys in order of first appearance,
+    the kept columns' cells from the row's first source row, one list per new column."""
+
+    def __init__(self, kept: int) -> None:
+        self.index: dict[tuple, int] = {}  # row key -> row number
+        self.keys: list[tuple] = []
+        self.kept: list[list] = [[] for _ in range(kept)]
+        self.new_types: dict[str, str] = {}
+        self.new: dict[str, list] = {}
+        self.padded: set[str] = set()  # new columns holding _UNSET cells
+
+    def _pad(self, name: str, column: list, n: int) -> None:
+        if len(column) < n:
+            column.extend([_UNSET] * (n - len(column)))
+            self.padded.add(name)
+
+    def _column(self, name: str, vtype: str) -> list:
+        known = self.new_types.get(name)
+        if known is None:
+            self.new_types[name] = vtype
+            column = self.new[name] = []
+            return column
+        if known != vtype:
+            raise FluxError(f'pivot: column "{name}" has conflicting types')
+        return self.new[name]
+
+    def set(self, name: str, vtype: str, rk: tuple, value: object, kept: list) -> None:
+        column = self._column(name, vtype)
+        j = self.index.get(rk)
+        if j is None:
+            j = self.index[rk] = len(self.keys)
+            self.keys.append(rk)
+            for cells, cell in zip(self.kept, kept, strict=True):
+                cells.append(cell)
+        self._pad(name, column, j + 1)
+        column[j] = value
+
+    def add_column(self, table: Table, name: str, vtype: str, vi: int, ri: list, ki: list) -> None:
+        """Every row of ``table`` into column ``name`` (the table's column key is constant)."""
+        column = self._column(name, vtype)
+        values = table.data[vi]
+        if len(ri) == 1:
+            row_keys = list(zip(table.data[ri[0]]))
+        else:
+            row_keys = list(zip(*(table.data[i] for i in ri), strict=True))
+        if row_keys == self.keys and not column:
+            # The same rows as the tables before, in the same order (series sharing their
+            # times): the values are the column.
+            column.extend(values)
+            return
+        if not self.keys:
+            index = dict(zip(row_keys, range(len(row_keys)), strict=True))
+            if len(index) == len(row_keys):  # the first table, each row key once
+                self.index, self.keys = index, row_keys
+                for cells, i in zip(self.kept, ki, strict=True):
+                    cells.extend(table.data[i])
+                column.extend(values)
+                return
+        index = self.index
+        fresh = [j for j, rk in enumerate(row_keys) if rk not in index]
+        for j in fresh:
+            rk = row_keys[j]
+            if rk not in index:  # a row key twice in the table: its first row makes the row
+                index[rk] = len(self.keys)
+                self.keys.append(rk)
+                for cells, i in zip(self.kept, ki, strict=True):
+                    cells.append(table.data[i][j])
+        self._pad(name, column, len(self.keys))
+        for rk, value in zip(row_keys, values, strict=True):
+            column[index[rk]] = value
+
+    def data(self, kept_labels: list[str]) -> list[list]:
+        """The columns: kept ones, then new ones (unset cells null). A new column named like a
+        kept one overwrites that one's cells where it has a value (the row's last write)."""
+        n = len(self.keys)
+        for name, column in self.new.items():
+            self._pad(name, column, n)
+        for name in self.padded:
+            column = self.new[name]
+            if name in kept_labels:
+                p = kept_labels.index(name)
+                cells = zip(self.kept[p], column, strict=True)
+                merged = self.kept[p] = [k if v is _UNSET else v for k, v in cells]
+                self.new[name] = list(merged)
+            else:
+                self.new[name] = [None if v is _UNSET else v for v in column]
+        for name in self.new.keys() & set(kept_labels) - self.padded:
+            self.kept[kept_labels.index(name)] = list(self.new[name])
+        return [*self.kept, *self.new.values()]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import operator
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from itertools import islice, pairwise
+from itertools import compress, count, islice, repeat
+from operator import add, ne, sub, truediv
 
 from .errors import FluxError
 from .tables import DOUBLE, LONG, TIME, ULONG, Table
@@ -41,7 +44,6 @@ def aggregate_window(
     pushed: bool,
 ) -> Table | None:
     """``aggregateWindow`` over one table; None when the result has no rows (table dropped)."""
-    from bisect import bisect_left
 
     if "_start" not in table.keyvals or "_stop" not in table.keyvals:
         raise FluxError("aggregateWindow: missing _start/_stop columns; bound the query with range")
@@ -50,11 +52,15 @@ def aggregate_window(
     if ti < 0 or vi < 0:
         raise FluxError(f'aggregateWindow: missing column "{"_time" if ti < 0 else column}"')
     times, values = table.data[ti], table.data[vi]
-    if not all(map(operator.le, times, islice(times, 1, None))):  # C-level sortedness check
+    has_null = type(values) is not array and None in values  # storage's arrays hold no nulls
+    # A whole-series read hands over storage's time arrays, ascending (the store keeps them
+    # so); anything else is checked.
+    checked = pushed and type(times) is array
+    times, values = _as_list(times), _as_list(values)
+    if not checked and not all(map(operator.le, times, islice(times, 1, None))):
         order = sorted(range(len(times)), key=times.__getitem__)
         table = table.take_rows(order)
         times, values = table.data[ti], table.data[vi]
-    has_null = None in values
     vtype = table.types[vi]
     if fn in AGGREGATES and fn != "count" and vtype not in (LONG, ULONG, DOUBLE):
         raise FluxError(f"aggregateWindow: {fn} does not support {vtype} values")
@@ -170,6 +176,11 @@ def aggregate_window(
     return Table(labels, types, key, {k: table.keyvals[k] for k in key}, data)
 
 
+def _as_list(column: Sequence) -> Sequence:
+    """Storage's columns are arrays: every index or comparison boxes a number; a list once."""
+    return column.tolist() if type(column) is array else column
+
+
 def _window_runs(
     times: Sequence[int],
     values: Sequence,
@@ -181,33 +192,86 @@ def _window_runs(
     src_is_start: bool,
 ) -> tuple[list[int], list]:
     """count/sum/mean per occupied window of sorted, non-null points within [start, stop)."""
-    numbers = [(t - offset) // every for t in times]
-    pairs = zip(numbers, islice(numbers, 1, None), strict=False)
-    cuts = [j for j, (a, b) in enumerate(pairs, 1) if a != b]
-    bounds = [0, *cuts, len(times)]
-    shift = offset if src_is_start else offset + every
-    out_times = [numbers[lo] * every + shift for lo in bounds[:-1]]
+    n = len(times)
+    first_k = (times[0] - offset) // every
+    last_k = (times[-1] - offset) // every
+    step = times[1] - times[0] if n > 1 else 0
+    if (
+        step > 0
+        and every % step == 0
+        and times[-1] - times[0] == step * (n - 1)
+        and times == list(range(times[0], times[-1] + 1, step))
+    ):
+        # A regular series (a point every ``step``, ``every`` a multiple of it): every window
+        # after the first ends ``every / step`` points after the one before, the last at n.
+        first_end = bisect_left(times, (first_k + 1) * every + offset)
+        ends = [*range(first_end, n, every // step), n]
+        starts = [0, *islice(ends, 0, len(ends) - 1)]
+        stops = range((first_k + 1) * every + offset, (last_k + 2) * every + offset, every)
+        out_times = list(stops) if not src_is_start else list(map(sub, stops, repeat(every)))
+    elif last_k - first_k <= 2 * n:
+        # Not many more windows than points: where each window ends is a C-level bisection
+        # per window boundary, with no window number computed per point.
+        stops = range((first_k + 1) * every + offset, (last_k + 2) * every + offset, every)
+        ends = list(map(bisect_left, repeat(times), stops))
+        starts = [0, *islice(ends, 0, len(ends) - 1)]
+        occupied = list(map(ne, starts, ends))
+        if not all(occupied):
+            ends = list(compress(ends, occupied))
+            starts = list(compress(starts, occupied))
+            stops = compress(stops, occupied)
+        out_times = list(stops) if not src_is_start else list(map(sub, stops, repeat(every)))
+    else:
+        numbers = [(t - offset) // every for t in times]
+        changed = map(ne, numbers, islice(numbers, 1, None))
+        starts = [0, *compress(count(1), changed)]
+        ends = [*islice(starts, 1, None), n]
+        shift = offset if src_is_start else offset + every
+        out_times = [numbers[lo] * every + shift for lo in starts]
     # Windows ascend: only the first can begin before the range, only the last end after it.
     if src_is_start:
         out_times[0] = max(out_times[0], start)
     else:
         out_times[-1] = min(out_times[-1], stop)
-    runs = pairwise(bounds)
     if fn == "count":
-        out_values: list = [hi - lo for lo, hi in runs]
-    elif fn == "sum":
-        out_values = [sum(values[lo:hi]) for lo, hi in runs]
-    else:
-        out_values = [sum(values[lo:hi]) / (hi - lo) for lo, hi in runs]
-    return out_times, out_values
+        return out_times, list(map(sub, ends, starts))
+    sums = _run_sums(values, starts, ends)
+    if fn == "sum":
+        return out_times, sums
+    return out_times, list(map(truediv, sums, map(sub, ends, starts)))
+
+
+_STRIDED_MAX = 8  # windows of up to this many points are summed by strided passes
+
+
+def _run_sums(values: Sequence, starts: list[int], ends: list[int]) -> list:
+    """``sum(values[lo:hi])`` per run, exactly (same additions in the same order).
+
+    Regular series put the same number of points in every window but the first and the last:
+    those middle windows are summed with one C-level pass per position in the window
+    (``0 + a + b + ...``: the plain double additions of Python 3.11's ``sum`` and of Flux)
+    instead of one slice and call per window.
+    """
+    m = len(starts)
+    if m > 3:
+        size = ends[1] - starts[1]
+        first, last = starts[1], ends[-2]
+        if (
+            size <= _STRIDED_MAX
+            and last - first == size * (m - 2)
+            and ends[1:-1] == list(range(first + size, last + 1, size))
+        ):
+            middle = list(map(add, repeat(0), values[first:last:size]))
+            for i in range(1, size):
+                middle = list(map(add, middle, values[first + i : last : size]))
+            return [sum(values[starts[0] : ends[0]]), *middle, sum(values[starts[-1] : ends[-1]])]
+    return [sum(values[lo:hi]) for lo, hi in zip(starts, ends, strict=True)]
 
 
 def _occupied_windows(
     times: Sequence[int], start: int, stop: int, every: int, offset: int
 ) -> Iterable[tuple]:
     """Only the windows that hold points (``createEmpty: false``), found by jumping over gaps."""
-    from bisect import bisect_left
-
     i, n = 0, len(times)
     while i < n:
         t = times[i]

@@ -321,3 +321,22 @@ def test_an_error_table_keeps_its_header_and_skips_the_blank_line_without_tables
         [("a", lambda: []), ("b", failing)], Dialect(header=False, annotations=["datatype"])
     )
     assert body.decode() == lines("", "#datatype,string,string", ",error,reference", ",boom,")
+
+
+@pytest.mark.parametrize("repeats", [1, 4])
+def test_double_columns_print_like_go_whether_values_repeat_or_not(repeats):
+    # Counts repeat one value down a column, sums rarely do; nulls are pivot's missing cells.
+    values = [120.0, -0.0, 0.0, 1e21, 3.0e-7, 2.5, None, float("nan"), float("-inf"), 7.0]
+    expected = ["120", "0", "0", "1000000000000000000000", "0.0000003", "2.5", "", "NaN"]
+    expected += ["-Inf", "7"]
+    for column, cells in ((values, expected), ([v for v in values if v is not None], None)):
+        cells = cells or [c for c in expected if c]
+        column, cells = column * repeats, cells * repeats
+        table = T.Table(["_value"], [T.DOUBLE], [], {}, [column])
+        body, _ = encode([("_result", lambda t=table: [t])], Dialect())
+        assert body.decode().split("\r\n")[1:-2] == [f",_result,0,{c}" for c in cells]
+    whole = T.Table(["_value"], [T.DOUBLE], [], {}, [[-0.0, 1.0, -0.0, 10.0, 100.0, -0.0]])
+    body, _ = encode([("_result", lambda: [whole])], Dialect())
+    assert body.decode().split("\r\n")[1:-2] == [
+        f",_result,0,{c}" for c in ("0", "1", "0", "10", "100", "0")
+    ]

@@ -154,6 +154,22 @@ def test_pivot_on_time_leaves_missing_cells_null(db):
     assert len(rows) == 10
 
 
+def test_pivot_rows_come_in_order_of_first_appearance_with_nulls_where_a_series_lacks_one(db):
+    # humidity (the first table) has minutes 5-9 only; temperature brings 0-4 after them.
+    q = ENV + ' |> filter(fn: (r) => r.device == "dev-1")'
+    q += ' |> filter(fn: (r) => r._field == "temperature" or r._value >= 45)'
+    q += ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    rows = [(r.get_time(), r["humidity"], r["temperature"]) for r in db.tables(q)[0].records]
+    assert rows == [(at(m), 40 + m, 20.0 + m) for m in range(5, 10)] + [
+        (at(m), None, 20.0 + m) for m in range(5)
+    ]
+    # The column key not in the group key: each row names its own column.
+    q = ENV + ' |> filter(fn: (r) => r._field == "temperature") |> group()'
+    q += ' |> pivot(rowKey: ["_time"], columnKey: ["device"], valueColumn: "_value")'
+    rows = [(r.get_time(), r["dev-1"], r["dev-2"]) for r in db.tables(q)[0].records]
+    assert rows == [(at(m), 20.0 + m, 10.5 if m < 3 else None) for m in range(10)]
+
+
 def test_pivot_on_two_key_columns_after_window_sums_makes_one_row_per_window(db):
     # What the dashboard's rollup read sends: per window, one column per field and stat.
     q = (

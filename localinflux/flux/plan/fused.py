@@ -9,7 +9,7 @@ what the table-by-table path returns (``tests/localinflux/test_flux_plan.py`` co
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from itertools import repeat
 
@@ -67,6 +67,30 @@ def _group_layout(
     return tuple(cols), tuple(key)
 
 
+def merge_layouts(layouts: Iterable[tuple]) -> tuple[list[str], list[str], list[object]]:
+    """Labels, types and sources of the columns of a group whose series have these layouts
+    (each ``((label, type, source), ...)``): in order of first appearance, as ``T.group_tables``
+    orders them; a label of two types is Flux's schema collision."""
+    labels: list[str] = []
+    types: list[str] = []
+    sources: list[object] = []
+    seen: dict[str, int] = {}
+    for cols in layouts:
+        for label, typ, source in cols:
+            j = seen.get(label)
+            if j is None:
+                seen[label] = len(labels)
+                labels.append(label)
+                types.append(typ)
+                sources.append(source)
+            elif types[j] != typ:
+                raise FluxError(
+                    f'schema collision detected: column "{label}" is both of type '
+                    f"{types[j]} and {typ}"
+                )
+    return labels, types, sources
+
+
 class _FusedGroup:
     """One output table of a fused ``group``, filled straight from series parts.
 
@@ -84,23 +108,7 @@ class _FusedGroup:
 
     def build(self) -> T.Table:
         parts = self.parts
-        labels: list[str] = []
-        types: list[str] = []
-        sources: list[object] = []
-        seen: dict[str, int] = {}
-        for cols in dict.fromkeys(part[0] for part in parts):
-            for label, typ, source in cols:
-                j = seen.get(label)
-                if j is None:
-                    seen[label] = len(labels)
-                    labels.append(label)
-                    types.append(typ)
-                    sources.append(source)
-                elif types[j] != typ:
-                    raise FluxError(
-                        f'schema collision detected: column "{label}" is both of type '
-                        f"{types[j]} and {typ}"
-                    )
+        labels, types, sources = merge_layouts(dict.fromkeys(part[0] for part in parts))
         single = all(len(times) == 1 for _, _, times, _ in parts)
         data: list[list] = []
         for source in sources:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from itertools import chain
 
 from .. import series_index
 from .. import tables as T
@@ -155,7 +156,7 @@ class ReadSource(Stream):
             if len(found) == 1:
                 answers.append(found[0])
             else:
-                answers.append(sorted(p for positions in found for p in positions))
+                answers.append(sorted(chain.from_iterable(found)))
         answers.sort(key=len)
         answers = [a for a in answers if len(a) < n]  # a predicate every series passes
         if answers and not answers[0]:
@@ -276,18 +277,7 @@ def row_passes(preds: list, record: dict, t: int, v: object) -> bool:
 
 def key_getter(cols: tuple[str, ...], start: Time, stop: Time) -> Callable:
     """A function of a SeriesKey returning the values of ``cols`` (hashable, for memoizing)."""
-
-    def one(col: str) -> Callable:
-        if col == "_measurement":
-            return lambda key: key.measurement
-        if col == "_field":
-            return lambda key: key.field
-        if col in ("_start", "_stop"):
-            value = start if col == "_start" else stop
-            return lambda key: value
-        return lambda key: next((v for k, v in key.tags if k == col), None)
-
-    getters = [one(c) for c in cols]
+    getters = [selected.column_getter(c, start, stop) for c in cols]
     if len(getters) == 1:
         return getters[0]
     return lambda key: tuple(g(key) for g in getters)

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import tables as T
-from ..errors import FluxError
 from ..values import Time
-from .fused import _FROM_TIMES, _FROM_VALUES, FIELD_TYPES, _group_layout
+from .fused import _FROM_TIMES, _FROM_VALUES, FIELD_TYPES, _group_layout, merge_layouts
 
 _KEY_COLUMNS = ("_measurement", "_field", "_start", "_stop")
 
@@ -67,23 +66,7 @@ class _Group:
         self.keys: list = []  # each selected series' key, in series order
 
     def build(self, getter: Callable[[str], Callable]) -> T.Table:
-        labels: list[str] = []
-        types: list[str] = []
-        sources: list[object] = []
-        seen: dict[str, int] = {}
-        for cols in self.layouts:
-            for label, typ, source in cols:
-                j = seen.get(label)
-                if j is None:
-                    seen[label] = len(labels)
-                    labels.append(label)
-                    types.append(typ)
-                    sources.append(source)
-                elif types[j] != typ:
-                    raise FluxError(
-                        f'schema collision detected: column "{label}" is both of type '
-                        f"{types[j]} and {typ}"
-                    )
+        labels, types, sources = merge_layouts(self.layouts)
         data: list = []
         for source in sources:
             if source is _FROM_TIMES:
