@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import secrets
 import threading
 
 from django.conf import settings
@@ -133,15 +134,18 @@ _SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"
 
 class SharedRender:
     """A dashboard read and shaped once: ``board`` (``influx.Dashboard``), ``data``
-    (``board_json(board)``, no threshold lines), ``data_json`` (the same as JSON text, without
-    the ``thresholds`` key) and ``html`` (the live board's markup).
+    (``board_json(board)``, no threshold lines) and ``data_json`` (the same as JSON text,
+    without the ``thresholds`` key). The live board's markup is made the first time a page
+    asks (``board_html``), not for a refresh, which needs only the JSON; it is then shared
+    under ``key`` (None: not shared) and ``token`` (this read's).
 
     Pickled (Django's cache) with the board as bytes of its own: a refresh, which needs only the
     JSON, does not rebuild the board's objects (a 1-day board: ~2,000 points)."""
 
-    def __init__(self, board, data: dict, data_json: str, html: str, board_bytes=None) -> None:
+    def __init__(self, board, data: dict, data_json: str, key=None, token=None, board_bytes=None):
         self._board, self._board_bytes = board, board_bytes
-        self.data, self.data_json, self.html = data, data_json, html
+        self.data, self.data_json = data, data_json
+        self.key, self.token = key, token or secrets.token_hex(8)
 
     @property
     def board(self):
@@ -153,13 +157,35 @@ class SharedRender:
         board_bytes = self._board_bytes
         if board_bytes is None:
             board_bytes = pickle.dumps(self._board, pickle.HIGHEST_PROTOCOL)
-        return SharedRender, (None, self.data, self.data_json, self.html, board_bytes)
+        args = (None, self.data, self.data_json, self.key, self.token, board_bytes)
+        return SharedRender, args
 
     def json(self, thresholds: dict[str, list[float]] | None) -> str:
         """The dashboard's JSON with the alert rules' threshold lines, without encoding the
         shared part again."""
         lines = json.dumps(thresholds or {}, cls=DjangoJSONEncoder)
         return f'{self.data_json[:-1]}, "thresholds": {lines}}}'
+
+
+def _board_markup(board) -> SafeString:
+    return SafeString(render_to_string("includes/live_board.html", board_context(board)))
+
+
+def board_html(shared: SharedRender) -> SafeString:
+    """The live board's markup (gauges, track, charts and their data tables): made once per
+    shared read for all the pages that show it."""
+    if shared.key is None:
+        return _board_markup(shared.board)
+    key = f"{shared.key}:html:{shared.token}"
+    found = cache.get(key)
+    if found is not None:
+        return SafeString(found)
+    with _lock(key):
+        found = cache.get(key)  # made meanwhile by the viewer holding the lock
+        if found is None:
+            found = _board_markup(shared.board)
+            cache.set(key, str(found), SHARED_SECONDS)
+    return SafeString(found)
 
 
 def page_context(shared: SharedRender, thresholds: dict[str, list[float]] | None = None) -> dict:
@@ -175,7 +201,7 @@ def page_context(shared: SharedRender, thresholds: dict[str, list[float]] | None
         "board_json_script": format_html(
             '<script id="board-data" type="application/json">{}</script>', SafeString(script)
         ),
-        "live_board": shared.html,
+        "live_board": board_html(shared),
         "refresh_seconds": REFRESH_SECONDS,
     }
 
@@ -192,12 +218,14 @@ def forget(device_id: str) -> None:
     cache.delete_many([_shared_key(device_id, key) for key in influx.RANGES])
 
 
-def _render(board) -> SharedRender:
+def _lock(key: str) -> threading.Lock:
+    return _LOCKS[int(hashlib.sha256(key.encode()).hexdigest()[-8:], 16) % len(_LOCKS)]
+
+
+def _render(board, key: str | None = None) -> SharedRender:
     data = board_json(board)
     shared = {k: v for k, v in data.items() if k != "thresholds"}
-    text = json.dumps(shared, cls=DjangoJSONEncoder)
-    html = SafeString(render_to_string("includes/live_board.html", board_context(board)))
-    return SharedRender(board, data, text, html)
+    return SharedRender(board, data, json.dumps(shared, cls=DjangoJSONEncoder), key)
 
 
 def shared_render(device_id: str, window) -> SharedRender:
@@ -210,11 +238,13 @@ def shared_render(device_id: str, window) -> SharedRender:
     found = cache.get(key)
     if found is not None:
         return found
-    with _LOCKS[int(key[-8:], 16) % len(_LOCKS)]:
+    with _lock(key):
         found = cache.get(key)  # computed meanwhile by the viewer holding the lock
         if found is not None:
             return found
-        shared = _render(influx.dashboard(device_id, window))
-        if not shared.board.error:
+        shared = _render(influx.dashboard(device_id, window), key)
+        if shared.board.error:
+            shared.key = None  # not shared: nor is its markup
+        else:
             cache.set(key, shared, SHARED_SECONDS)
         return shared

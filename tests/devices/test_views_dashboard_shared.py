@@ -171,6 +171,24 @@ def test_the_charts_are_rendered_once_for_all_viewers_within_the_interval(
     assert refresh["readings"][0]["value"] == "21.50"
 
 
+def test_a_refresh_renders_no_markup_and_the_next_page_renders_it_once(busy, plain_user):
+    """The live refresh needs only the JSON: the board's markup is made for the first page that
+    shows that read, not for every refresh (a 30-day board's tables and charts are most of it)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    viewer = logged_in(plain_user)
+    refresh = viewer.get("/devices/busy/dashboard/data", {"range": "1h"})
+    assert refresh.status_code == 200
+    assert not {t.name for t in refresh.templates}
+    first = viewer.get("/devices/busy/dashboard/", {"range": "1h"})
+    second = viewer.get("/devices/busy/dashboard/", {"range": "1h"})
+    assert "includes/line_chart.html" in {t.name for t in first.templates}
+    assert "includes/line_chart.html" not in {t.name for t in second.templates}
+    assert _live_board(first.content.decode()) == _live_board(second.content.decode())
+    assert _data_block(first.content.decode())["charts"] == json.loads(refresh.content)["charts"]
+
+
 def test_a_field_name_cannot_end_the_pages_data_block(busy, staff_user):
     at = int(datetime.now(UTC).timestamp()) - 60
     write_lines(busy, [f'environment,device=busy x</script><b>=" hi" {at}'])
