@@ -24,6 +24,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 from typing import ClassVar
 
 from django.conf import settings
@@ -346,18 +347,11 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
                 sums[j], counts[j] = t, c
             else:
                 sums[j], counts[j] = sums[j] + t, counts[j] + c
-        points = []
-        total = 0.0
-        count = 0
-        for when, t, c in zip(times, sums, counts, strict=True):
-            if not c:  # None: no point of the field in the window
-                continue
-            c = int(c)
-            if not c:
-                continue
-            points.append(SeriesPoint(time=when, value=t / c if math.isfinite(t) else None))
-            total += t
-            count += c
+        # The windows holding points of the field (a count of None or 0: none).
+        kept = [(when, t, c) for when, t, c in zip(times, sums, counts, strict=True) if c]
+        points = [SeriesPoint(when, t / c if isfinite(t) else None) for when, t, c in kept]
+        total = sum(t for _, t, _ in kept)
+        count = int(sum(c for _, _, c in kept))
         entry = stats[name]
         for key, pick in (("min", min), ("max", max)):
             value = part[key].get(name)
