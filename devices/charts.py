@@ -110,11 +110,12 @@ def fraction(value: float, low: float, high: float) -> float:
     return (value / 2 - low / 2) / half
 
 
-def line_chart_geometry(points, *, start: datetime, end: datetime) -> dict:
+def line_chart_geometry(points, *, start: datetime, end: datetime, xs: dict | None = None) -> dict:
     """Scale series points into SVG coordinates: the path, the axes and a text summary.
 
     A point whose value is missing or not finite breaks the line (it is counted in
-    ``skipped``); the summary is over the finite values.
+    ``skipped``); the summary is over the finite values. ``xs``: a dict the charts of one
+    page share, so that their common window times are placed once (x by axis and time).
     """
     cleaned = [(p.time, finite(p.value)) for p in points]
     values = [v for _, v in cleaned if v is not None]
@@ -141,9 +142,13 @@ def line_chart_geometry(points, *, start: datetime, end: datetime) -> dict:
     span = max((end - start).total_seconds(), 1.0)
 
     scale = plot_w / span
+    placed = {} if xs is None else xs.setdefault((start, span), {})
 
     def x_of(t: datetime) -> float:
-        return round(PAD_L + (t - start).total_seconds() * scale, 1)
+        x = placed.get(t)
+        if x is None:
+            x = placed[t] = round(PAD_L + (t - start).total_seconds() * scale, 1)
+        return x
 
     for i in range(5):
         t = start + timedelta(seconds=span * i / 4)

@@ -160,7 +160,8 @@ def track_table_rows(context, rows) -> SafeString:
 @register.inclusion_tag("includes/line_chart.html", takes_context=True)
 def line_chart(context, chart, window) -> dict:
     """A dashboard chart (``influx.Dashboard.charts``) over its window, with its data table."""
-    geometry = line_chart_geometry(chart.points, start=window.start, end=window.stop)
+    xs = context.render_context.setdefault("iot_chart_xs", {})
+    geometry = line_chart_geometry(chart.points, start=window.start, end=window.stop, xs=xs)
     rows = table_rows(context, ((p.time, p.value) for p in chart.points))
     return {
         "field": chart.field,

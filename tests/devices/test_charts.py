@@ -55,6 +55,21 @@ def test_non_finite_window_means_break_the_line_and_are_counted():
     assert len(chart["dots"]) == 2  # two lone windows either side of the gap
 
 
+def test_charts_sharing_placements_draw_what_each_draws_alone():
+    """A page's charts share the x of their common window times (``xs``); a chart whose
+    points reach past the range has other axes and gets its own placements."""
+    start, end = NOW - timedelta(minutes=10), NOW
+    boards = [series([1.0, 2.0, 3.0]), series([30.0, None, 10.0]), series([5.0, 6.0])]
+    boards.append([*series([7.0, 8.0]), SeriesPoint(NOW + timedelta(minutes=5), 9.0)])
+    xs: dict = {}
+    shared = [line_chart_geometry(p, start=start, end=end, xs=xs) for p in boards]
+    alone = [line_chart_geometry(p, start=start, end=end) for p in boards]
+    assert [(c["path"], c["dots"], c["xticks"]) for c in shared] == [
+        (c["path"], c["dots"], c["xticks"]) for c in alone
+    ]
+    assert len(xs) == 2  # the range's axes, and the longer chart's
+
+
 @settings(max_examples=300, deadline=200)
 @given(
     st.floats(allow_nan=False, allow_infinity=False),
