@@ -31,11 +31,11 @@ import time
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
-from bench.app import _setup_django
+from bench.app import _local_app
 
 DEVICE = "bench-dash-1"
 DAYS = 30
-REPEAT = 7
+REPEAT = 11
 GOAL_RATIO = 2.0
 BATCH_LINES = 20_000
 
@@ -129,19 +129,9 @@ def _rollup_pass() -> str:
 def main() -> int:
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from influxdb_client import InfluxDBClient
-    from influxdb_client.client.write_api import SYNCHRONOUS
-
-    from localinflux.runner import LocalInflux
 
     run_start = time.perf_counter()
-    token = secrets.token_urlsafe(32)
-    with LocalInflux(org="iot-center", bucket="iot_center", token=token) as server:
-        client = InfluxDBClient(url=server.url, token=server.token, org=server.org, timeout=60_000)
-        client.buckets_api().create_bucket(bucket_name="iot_center_devices", org=server.org)
-        write_api = client.write_api(write_options=SYNCHRONOUS)
-        _setup_django(server, "iot_center", "iot_center_devices", timeout="60")
-
+    with _local_app(timeout="60") as (server, _client, write_api):
         from devices import influx
 
         influx.register_device(DEVICE)
@@ -176,8 +166,6 @@ def main() -> int:
             assert not board.error, board.error
             calls.update({(range_key, 0): svc, (range_key, 1): page, (range_key, 2): data})
         measured = _measure(server, calls, REPEAT)
-        write_api.close()
-        client.close()
 
     print()
     print(f"dashboard of one device with {DAYS} days of 1-minute data (7 fields): median time")
