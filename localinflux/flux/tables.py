@@ -212,9 +212,7 @@ def selector_index(table: Table, column: str, which: str) -> int | None:
     if which == "last":
         return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
     if values and (type(values) is array or None not in values):
-        # No nulls: the builtin keeps the first best value, as the loop below does.
-        pick = min if which == "min" else max
-        return pick(range(len(values)), key=values.__getitem__)
+        return extreme_index(values, which)
     best = None
     for i, v in enumerate(values):
         if v is None:
@@ -222,6 +220,22 @@ def selector_index(table: Table, column: str, which: str) -> int | None:
         if best is None or (v < values[best] if which == "min" else v > values[best]):
             best = i
     return best
+
+
+def extreme_index(values: Sequence, which: str) -> int:
+    """The row ``min``/``max`` picks in a non-empty column without nulls: the first best value,
+    as the loop in ``selector_index`` finds it.
+
+    The builtin finds the best value in C, comparing the items in the same order the loop
+    does, and ``index`` its first row: no earlier value can equal it (it would have been kept
+    instead). A NaN first makes every comparison false, so the loop keeps row 0, and
+    ``index`` cannot find a NaN by equality: that case takes the builtin with a key.
+    """
+    best = min(values) if which == "min" else max(values)
+    if best == best:
+        return values.index(best)
+    pick = min if which == "min" else max
+    return pick(range(len(values)), key=values.__getitem__)
 
 
 def aggregate_values(fn: str, values: list, typ: str) -> tuple[object, str]:

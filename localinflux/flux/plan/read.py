@@ -43,7 +43,8 @@ class ReadSource(Stream):
         self.series_preds: list[Callable[[dict], object]] = []
         self.series_cols: list[tuple[str, ...]] = []  # the columns each series predicate reads
         self.row_preds: list[Callable[[dict], object]] = []
-        self.select: str | None = None  # "first"/"last", or "count" (``plan.counted``)
+        # "first"/"last"/"min"/"max" (one point per series), or "count" (``plan.counted``)
+        self.select: str | None = None
         # Filters after the selector: tested on the one selected row of each series.
         self.post_preds: list[tuple[Callable[[dict], object], frozenset[str] | None]] = []
         # keep/drop steps in order: (True for keep, column names)
@@ -203,7 +204,14 @@ class ReadSource(Stream):
         select = self.select
         post = self.post_preds
         for ref, record in matched:
-            if select is not None and select != "count":
+            if select == "min" or select == "max":
+                times, values = ref.slice(start, stop)
+                if not len(times):
+                    continue
+                # Storage holds no nulls: the row ``T.selector_index`` picks in the table.
+                i = T.extreme_index(values, select)
+                times, values = [times[i]], [values[i]]
+            elif select is not None and select != "count":
                 point = (ref.last if select == "last" else ref.first)(start, stop)
                 if point is None:
                     continue
