@@ -338,3 +338,32 @@ def test_min_and_max_after_map_keep_a_leading_nan_as_the_loop_over_rows_does(flu
         [row] = table.records
         assert row["_time"].timestamp() == T0 // NS
         assert row["_value"] != row["_value"]  # NaN: no value compares below or above it
+
+
+def test_several_results_of_one_read_variable_read_each_series_once(reader):
+    """A dashboard's shape: windows, min and max of one ``data`` variable, as three results."""
+    data = ENV + ' |> filter(fn: (r) => r.device == "dev-007" or r.device == "dev-008")'
+    flux = (
+        f"data = {data}\n"
+        'data |> aggregateWindow(every: 1h, fn: sum, createEmpty: false) |> yield(name: "sum")\n'
+        'data |> min() |> keep(columns: ["_value", "_field", "device"]) |> yield(name: "min")\n'
+        'data |> max() |> keep(columns: ["_value", "_field", "device"]) |> yield(name: "max")\n'
+    )
+    response, ctx = query(reader, flux)
+    assert ctx.series_read == 2 * 3
+    assert sum(s.slices for s in reader.all_series()) == 2 * 3  # each series' points copied once
+    tables = client_tables(response.body)
+    assert len(tables) == 3 * 2 * 3
+    maxima = [t.records[0] for t in tables if t.records[0]["result"] == "max"]
+    assert sorted(r["_value"] for r in maxima) == [30.0, 31.0, 31.0, 32.0, 32.0, 33.0]
+
+
+def test_the_min_and_the_max_of_one_read_variable_share_its_read(reader):
+    data = ENV + ' |> filter(fn: (r) => r.device == "dev-007")'
+    flux = (
+        f'data = {data}\ndata |> max() |> yield(name: "max")\ndata |> min() |> yield(name: "min")'
+    )
+    response, ctx = query(reader, flux)
+    assert ctx.series_read == 3
+    tables = client_tables(response.body)
+    assert [t.records[0]["_value"] for t in tables] == [32.0, 31.0, 30.0, 29.0, 28.0, 27.0]

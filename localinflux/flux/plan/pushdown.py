@@ -87,6 +87,8 @@ def with_selector(source: object, which: str, column: str) -> ReadSource | None:
     ):
         clone = source.derive()
         clone.select = which
+        if which in ("min", "max"):
+            clone.parent = source
         return clone
     return None
 
