@@ -361,6 +361,9 @@ class _PivotRows:
     def __init__(self, kept: int) -> None:
         self.index: dict[tuple, int] = {}  # row key -> row number
         self.keys: list[tuple] = []
+        # While the rows are exactly the first table's and it had one row-key column: that
+        # column's values (other tables with the same values add their column as it is).
+        self.key_values: list | None = None
         self.kept: list[list] = [[] for _ in range(kept)]
         self.new_types: dict[str, str] = {}
         self.new: dict[str, list] = {}
@@ -387,6 +390,7 @@ class _PivotRows:
         if j is None:
             j = self.index[rk] = len(self.keys)
             self.keys.append(rk)
+            self.key_values = None
             for cells, cell in zip(self.kept, kept, strict=True):
                 cells.append(cell)
         self._pad(name, column, j + 1)
@@ -397,6 +401,10 @@ class _PivotRows:
         column = self._column(name, vtype)
         values = table.data[vi]
         if len(ri) == 1:
+            key_values = self.key_values
+            if key_values is not None and not column and list(table.data[ri[0]]) == key_values:
+                column.extend(values)  # the same rows as the first table: no key tuples
+                return
             row_keys = list(zip(table.data[ri[0]]))
         else:
             row_keys = list(zip(*(table.data[i] for i in ri), strict=True))
@@ -409,6 +417,8 @@ class _PivotRows:
             index = dict(zip(row_keys, range(len(row_keys)), strict=True))
             if len(index) == len(row_keys):  # the first table, each row key once
                 self.index, self.keys = index, row_keys
+                if len(ri) == 1:
+                    self.key_values = list(table.data[ri[0]])
                 for cells, i in zip(self.kept, ki, strict=True):
                     cells.extend(table.data[i])
                 column.extend(values)
@@ -420,6 +430,7 @@ class _PivotRows:
             if rk not in index:  # a row key twice in the table: its first row makes the row
                 index[rk] = len(self.keys)
                 self.keys.append(rk)
+                self.key_values = None
                 for cells, i in zip(self.kept, ki, strict=True):
                     cells.append(table.data[i][j])
         self._pad(name, column, len(self.keys))
