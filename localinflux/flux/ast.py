@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from .errors import Loc
 
@@ -167,3 +167,30 @@ class ReturnStmt(Node):
 class File(Node):
     imports: list[ImportDecl]
     body: list[Node]
+
+
+# The fields of each node class that can hold nodes (not its location, names or literal values).
+_SCALAR_TYPES = frozenset(("str", "int", "float", "bool", "str | None", "Loc"))
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_nodes(node: Node | Param) -> list[Node | Param]:
+    """The nodes (and parameters) directly under ``node``, in field order; list items and the
+    nodes inside ``(name, node)`` pairs included. What analyses walk instead of ``vars``."""
+    names = _CHILD_FIELDS.get(type(node))
+    if names is None:
+        names = _CHILD_FIELDS[type(node)] = tuple(
+            f.name for f in fields(node) if f.type not in _SCALAR_TYPES
+        )
+    out: list[Node | Param] = []
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, Node | Param):
+            out.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, Node | Param):
+                    out.append(item)
+                elif isinstance(item, tuple):
+                    out.extend(x for x in item if isinstance(x, Node | Param))
+    return out

@@ -28,8 +28,9 @@ RowFn = Callable[[dict], object]
 
 
 # Whether a node reads ``param``, by (node id, param): compiling asks it of every node on the
-# way down, which walked each subtree once per ancestor. Entries hold their node, so an id is
-# never another node's while its entry lives; the memo is emptied when it grows large.
+# way down. The first question about a tree answers it for every node under it in one walk.
+# Entries hold their node, so an id is never another node's while its entry lives; the memo
+# is emptied when it grows large.
 _USES: dict[tuple[int, str], tuple[object, bool]] = {}
 _USES_MAX = 50_000
 
@@ -39,17 +40,27 @@ def _uses(node: object, param: str) -> bool:
         return any(_uses(item, param) for item in node)
     if not isinstance(node, ast.Node | ast.Param):
         return False
-    key = (id(node), param)
-    found = _USES.get(key)
+    found = _USES.get((id(node), param))
     if found is not None and found[0] is node:
         return found[1]
-    if isinstance(node, ast.Identifier):
-        result = node.name == param
-    else:
-        result = any(_uses(v, param) for v in vars(node).values() if not isinstance(v, str))
     if len(_USES) >= _USES_MAX:
         _USES.clear()
-    _USES[key] = (node, result)
+    return _walk_uses(node, param, _USES)
+
+
+def _walk_uses(node: ast.Node | ast.Param, param: str, memo: dict) -> bool:
+    """Whether ``node`` reads ``param``; records the answer of it and of each node under it."""
+    if type(node) is ast.Identifier:
+        result = node.name == param
+    else:
+        result = False
+        for child in ast.child_nodes(node):
+            found = memo.get((id(child), param))
+            if found is not None and found[0] is child:
+                result = result or found[1]
+            elif _walk_uses(child, param, memo):
+                result = True
+    memo[(id(node), param)] = (node, result)
     return result
 
 

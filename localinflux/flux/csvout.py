@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 
 from localinflux.timefmt import NS_PER_S, format_rfc3339
 
@@ -179,6 +180,15 @@ class CsvWriter:
         self.parts.extend(lines)
         self.written += sum(map(len, lines))
 
+    def lead_rows(self, columns: list[list[str]], leads: list[str]) -> None:
+        """Data rows from formatted, quoted cells, column-major, each after its own lead text
+        (the quoted cells before the first column, delimiters included)."""
+        sep = self.delimiter
+        rows = zip(leads, zip(*columns, strict=True), strict=True)
+        lines = [lead + sep.join(cells) + "\r\n" for lead, cells in rows]
+        self.parts.extend(lines)
+        self.written += sum(map(len, lines))
+
     def blank(self) -> None:
         self.parts.append("\r\n")
         self.written += 2
@@ -200,6 +210,7 @@ class ResultEncoder:
         result_cell = "" if with_default else name
         last_schema = None
         last_empty = False
+        block: list[tuple[int, T.Table]] = []  # tables written under the current header
         for table_id, table in enumerate(tables):
             self.tables_written = True
             # Flux compares column labels and types only: a table whose group key differs but
@@ -207,23 +218,52 @@ class ResultEncoder:
             schema = (table.labels, table.types)
             empty = len(table) == 0
             if last_schema is None or schema != last_schema or empty or last_empty:
+                self._write_rows(block, result_cell)
+                block = []
                 if last_schema is not None:
                     out.blank()
                 self._write_schema(name, table, table_id, empty)
             last_schema, last_empty = schema, empty
             if empty:
                 continue
-            out.rows(self._format_columns(table), ["", result_cell, str(table_id)])
+            block.append((table_id, table))
             self.rows += len(table)
+        self._write_rows(block, result_cell)
         # Results are delimited by an extra line ending, even when they hold no table.
         out.blank()
 
-    def _format_columns(self, table: T.Table) -> list[list[str]]:
+    def _write_rows(self, block: list[tuple[int, T.Table]], result_cell: str) -> None:
+        """The rows of consecutive tables of one schema. A cell's text depends only on its
+        value and type, so the columns of all of them are formatted as one (a block of many
+        one-row tables, as selectors give, costs one pass per column, not one per table)."""
+        if not block:
+            return
+        out = self.out
+        if len(block) == 1:
+            table_id, table = block[0]
+            columns = self._format_columns(table.data, table.types)
+            out.rows(columns, ["", result_cell, str(table_id)])
+            return
+        types = block[0][1].types
+        data = [
+            list(chain.from_iterable(table.data[j] for _, table in block))
+            for j in range(len(types))
+        ]
+        sep = out.delimiter
+        head = sep + out.quote(result_cell) + sep
+        leads = [
+            lead
+            for table_id, table in block
+            for lead in repeat(head + str(table_id) + sep, len(table))
+        ]
+        out.lead_rows(self._format_columns(data, types), leads)
+
+    def _format_columns(self, data: list, types: list[str]) -> list[list[str]]:
         """Cells column by column; only string columns can need CSV quoting."""
         columns = []
         quote = self.out.quote
-        for col, typ in zip(table.data, table.types, strict=True):
-            if table.types and col and col[0] is col[-1] and all(v is col[0] for v in col):
+        for col, typ in zip(data, types, strict=True):
+            if types and col and col[0] is col[-1] and all(v is col[0] for v in col):
                 # Group-key columns repeat one value: format it once.
                 cell = format_cell(col[0], typ)
                 if typ == T.STRING:

@@ -32,19 +32,22 @@ _OPERATORS_1 = frozenset(op for op in OPERATORS if len(op) == 1)
 # After these tokens a ``/`` divides; elsewhere it opens a regex literal.
 _OPERAND_END = {"IDENT", "INT", "FLOAT", "STRING", "DURATION", "TIME", "REGEX", ")", "]", "}"}
 
-# Every common token in one match, alternatives in ``_next``'s order: space and comments, a
-# string without escapes, ``$`` or line breaks, a time, a duration (atomic: one followed by a
-# letter is no duration), a float, an int, a word, an operator. What it does not match
+# Every common token in one match, after the space and comments before it (possessive, so a
+# long run of spaces before something unmatched is not retried). Alternatives in order of how
+# common they are where their first characters overlap: a word, a string without escapes,
+# ``$`` or line breaks, an operator (a ``.`` only after a float failed), a time, a duration
+# (atomic: one followed by a letter is no duration), a float, an int. What it does not match
 # (other strings, regex literals, bad input) goes through ``_next``.
+_SPACE_RUN = re.compile(r"(?:[ \t\r\n]|//[^\n]*)*+")
 _MASTER = re.compile(
-    rf"(?P<space>{_SPACE.pattern})"
+    _SPACE_RUN.pattern + rf"(?:(?P<word>{_IDENT.pattern})"
     r'|(?P<string>"[^"\\$\n]*")'
+    r"|(?P<op>\|>|<-|=>|==|!=|<=|>=|=~|!~|[-+*/%^<>=()\[\]{},:?])"
     rf"|(?P<time>{_DATETIME.pattern})"
     rf"|(?P<duration>(?>{_DURATION.pattern})(?![A-Za-z_]))"
     rf"|(?P<float>{_FLOAT.pattern})"
     rf"|(?P<int>{_INT.pattern})"
-    rf"|(?P<word>{_IDENT.pattern})"
-    r"|(?P<op>\|>|<-|=>|==|!=|<=|>=|=~|!~|[-+*/%^<>=()\[\]{},:.?])"
+    r"|(?P<dot>\.))"
 )
 
 
@@ -98,42 +101,50 @@ class Lexer:
         while pos < n:
             m = match(text, pos)
             group = m.lastgroup if m is not None else None
-            if group == "space":
+            if group is not None:
+                value = m[group]
                 end = m.end()
-                newlines = text.count("\n", pos, end)
+                start = end - len(value)
+                if group == "op" and value == "/" and prev_kind not in _OPERAND_END:
+                    group = None  # a regex literal
+            if group is None:
+                space_end = _SPACE_RUN.match(text, pos).end()
+                newlines = text.count("\n", pos, space_end)
                 if newlines:
                     line += newlines
-                    line_start = text.rfind("\n", pos, end) + 1
-                pos = end
-                continue
-            if group is None or (
-                group == "op" and text[pos] == "/" and prev_kind not in _OPERAND_END
-            ):
+                    line_start = text.rfind("\n", pos, space_end) + 1
+                pos = space_end
+                if pos >= n:
+                    break
                 self.pos, self.line, self.line_start = pos, line, line_start
                 token = self._next(prev_kind)
                 pos, line, line_start = self.pos, self.line, self.line_start
+                append(token)
+                prev_kind = token.kind
+                continue
+            if start != pos:
+                newlines = text.count("\n", pos, start)
+                if newlines:
+                    line += newlines
+                    line_start = text.rfind("\n", pos, start) + 1
+            if group == "word":
+                kind = value if value in KEYWORDS else "IDENT"
+            elif group == "op" or group == "dot":
+                kind = value
+            elif group == "string":
+                kind, value = "STRING", value[1:-1]
+            elif group == "int":
+                kind, value = "INT", int(value)
+            elif group == "float":
+                kind, value = "FLOAT", float(value)
+            elif group == "time":
+                kind = "TIME"
             else:
-                end = m.end()
-                value = m.group()
-                if group == "word":
-                    kind = value if value in KEYWORDS else "IDENT"
-                elif group == "op":
-                    kind = value
-                elif group == "string":
-                    kind, value = "STRING", value[1:-1]
-                elif group == "int":
-                    kind, value = "INT", int(value)
-                elif group == "float":
-                    kind, value = "FLOAT", float(value)
-                elif group == "time":
-                    kind = "TIME"
-                else:
-                    kind = "DURATION"
-                    value = [(int(d), u) for d, u in _DURATION_PART.findall(value)]
-                token = Token(kind, value, line, pos - line_start + 1, line, end - line_start + 1)
-                pos = end
-            append(token)
-            prev_kind = token.kind
+                kind = "DURATION"
+                value = [(int(d), u) for d, u in _DURATION_PART.findall(value)]
+            append(Token(kind, value, line, start - line_start + 1, line, end - line_start + 1))
+            prev_kind = kind
+            pos = end
         self.pos, self.line, self.line_start = pos, line, line_start
         col = self._col(pos)
         append(Token("EOF", None, line, col, line, col))

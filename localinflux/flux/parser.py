@@ -9,6 +9,11 @@ from .errors import CompileError
 from .lexer import Token, tokenize
 
 _COMPARISON = {"==", "!=", "<", "<=", ">", ">=", "=~", "!~"}
+# Binary operators below ``and``/``or``, by precedence level (higher binds tighter).
+_LEVELS = dict.fromkeys(_COMPARISON, 0) | dict.fromkeys(("+", "-"), 1)
+_LEVELS |= dict.fromkeys(("*", "/", "%", "^"), 2)
+_PIPE_LEVEL = 3
+_LEVELS["|>"] = _PIPE_LEVEL
 
 
 def _span(start: Token | ast.Node, end: Token | ast.Node) -> tuple[int, int, int, int]:
@@ -133,14 +138,20 @@ class Parser:
         return self.logical_or()
 
     def logical_or(self) -> ast.Node:
-        operands = [self.logical_and()]
+        first = self.logical_and()
+        if self.tok.kind != "or":
+            return first
+        operands = [first]
         while self.tok.kind == "or":
             self.take()
             operands.append(self.logical_and())
         return _balanced("or", operands)
 
     def logical_and(self) -> ast.Node:
-        operands = [self.unary_logical()]
+        first = self.unary_logical() if self.tok.kind in ("not", "exists") else self._operators(0)
+        if self.tok.kind != "and":
+            return first
+        operands = [first]
         while self.tok.kind == "and":
             self.take()
             operands.append(self.unary_logical())
@@ -151,41 +162,27 @@ class Parser:
             op = self.take()
             arg = self.unary_logical()
             return ast.UnaryExpr(op.kind, arg, loc=_span(op, arg))
-        return self.comparison()
+        return self._operators(0)
 
-    def comparison(self) -> ast.Node:
-        left = self.additive()
-        while self.tok.kind in _COMPARISON:
-            op = self.take().kind
-            right = self.additive()
-            left = ast.BinaryExpr(op, left, right, loc=_span(left, right))
-        return left
-
-    def additive(self) -> ast.Node:
-        left = self.multiplicative()
-        while self.tok.kind in ("+", "-"):
-            op = self.take().kind
-            right = self.multiplicative()
-            left = ast.BinaryExpr(op, left, right, loc=_span(left, right))
-        return left
-
-    def multiplicative(self) -> ast.Node:
-        left = self.pipe()
-        while self.tok.kind in ("*", "/", "%", "^"):
-            op = self.take().kind
-            right = self.pipe()
-            left = ast.BinaryExpr(op, left, right, loc=_span(left, right))
-        return left
-
-    def pipe(self) -> ast.Node:
+    def _operators(self, min_level: int) -> ast.Node:
+        """Comparison, additive, multiplicative and pipe expressions (all left-associative),
+        by precedence climbing: an operand costs one call per level it is nested in, not one
+        per precedence level of the grammar."""
         left = self.unary()
-        while self.tok.kind == "|>":
+        levels = _LEVELS
+        while True:
+            level = levels.get(self.tok.kind)
+            if level is None or level < min_level:
+                return left
             bar = self.take()
-            right = self.unary()
-            if not isinstance(right, ast.CallExpr):
-                raise CompileError("pipe destination must be a function call", right.loc or bar.loc)
-            left = ast.PipeExpr(left, right, loc=_span(left, right))
-        return left
+            right = self._operators(level + 1)
+            if level == _PIPE_LEVEL:
+                if not isinstance(right, ast.CallExpr):
+                    loc = right.loc or bar.loc
+                    raise CompileError("pipe destination must be a function call", loc)
+                left = ast.PipeExpr(left, right, loc=_span(left, right))
+            else:
+                left = ast.BinaryExpr(bar.kind, left, right, loc=_span(left, right))
 
     def unary(self) -> ast.Node:
         if self.tok.kind in ("-", "+"):

@@ -212,9 +212,7 @@ def selector_index(table: Table, column: str, which: str) -> int | None:
     if which == "last":
         return next((i for i in range(len(values) - 1, -1, -1) if values[i] is not None), None)
     if values and (type(values) is array or None not in values):
-        # No nulls: the builtin keeps the first best value, as the loop below does.
-        pick = min if which == "min" else max
-        return pick(range(len(values)), key=values.__getitem__)
+        return extreme_index(values, which)
     best = None
     for i, v in enumerate(values):
         if v is None:
@@ -222,6 +220,22 @@ def selector_index(table: Table, column: str, which: str) -> int | None:
         if best is None or (v < values[best] if which == "min" else v > values[best]):
             best = i
     return best
+
+
+def extreme_index(values: Sequence, which: str) -> int:
+    """The row ``min``/``max`` picks in a non-empty column without nulls: the first best value,
+    as the loop in ``selector_index`` finds it.
+
+    The builtin finds the best value in C, comparing the items in the same order the loop
+    does, and ``index`` its first row: no earlier value can equal it (it would have been kept
+    instead). A NaN first makes every comparison false, so the loop keeps row 0, and
+    ``index`` cannot find a NaN by equality: that case takes the builtin with a key.
+    """
+    best = min(values) if which == "min" else max(values)
+    if best == best:
+        return values.index(best)
+    pick = min if which == "min" else max
+    return pick(range(len(values)), key=values.__getitem__)
 
 
 def aggregate_values(fn: str, values: list, typ: str) -> tuple[object, str]:
@@ -347,6 +361,9 @@ class _PivotRows:
     def __init__(self, kept: int) -> None:
         self.index: dict[tuple, int] = {}  # row key -> row number
         self.keys: list[tuple] = []
+        # While the rows are exactly the first table's and it had one row-key column: that
+        # column's values (other tables with the same values add their column as it is).
+        self.key_values: list | None = None
         self.kept: list[list] = [[] for _ in range(kept)]
         self.new_types: dict[str, str] = {}
         self.new: dict[str, list] = {}
@@ -373,6 +390,7 @@ class _PivotRows:
         if j is None:
             j = self.index[rk] = len(self.keys)
             self.keys.append(rk)
+            self.key_values = None
             for cells, cell in zip(self.kept, kept, strict=True):
                 cells.append(cell)
         self._pad(name, column, j + 1)
@@ -383,6 +401,10 @@ class _PivotRows:
         column = self._column(name, vtype)
         values = table.data[vi]
         if len(ri) == 1:
+            key_values = self.key_values
+            if key_values is not None and not column and list(table.data[ri[0]]) == key_values:
+                column.extend(values)  # the same rows as the first table: no key tuples
+                return
             row_keys = list(zip(table.data[ri[0]]))
         else:
             row_keys = list(zip(*(table.data[i] for i in ri), strict=True))
@@ -395,6 +417,8 @@ class _PivotRows:
             index = dict(zip(row_keys, range(len(row_keys)), strict=True))
             if len(index) == len(row_keys):  # the first table, each row key once
                 self.index, self.keys = index, row_keys
+                if len(ri) == 1:
+                    self.key_values = list(table.data[ri[0]])
                 for cells, i in zip(self.kept, ki, strict=True):
                     cells.extend(table.data[i])
                 column.extend(values)
@@ -406,6 +430,7 @@ class _PivotRows:
             if rk not in index:  # a row key twice in the table: its first row makes the row
                 index[rk] = len(self.keys)
                 self.keys.append(rk)
+                self.key_values = None
                 for cells, i in zip(self.kept, ki, strict=True):
                     cells.append(table.data[i][j])
         self._pad(name, column, len(self.keys))

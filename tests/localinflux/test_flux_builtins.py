@@ -170,6 +170,18 @@ def test_pivot_rows_come_in_order_of_first_appearance_with_nulls_where_a_series_
     assert rows == [(at(m), 20.0 + m, 10.5 if m < 3 else None) for m in range(10)]
 
 
+def test_pivot_columns_of_tables_with_the_first_tables_times_fill_the_rows_they_share(db):
+    # dev-1 humidity has minutes 0-2, dev-1 temperature brings 3-9, dev-2 has 0-2 again.
+    q = ENV + ' |> filter(fn: (r) => r._field == "temperature" or r._value < 43)'
+    q += ' |> pivot(rowKey: ["_time"], columnKey: ["device", "_field"], valueColumn: "_value")'
+    [table] = db.tables(q)
+    columns = ("dev-1_humidity", "dev-1_temperature", "dev-2_temperature")
+    rows = [(r.get_time(), *(r[c] for c in columns)) for r in table.records]
+    assert rows == [(at(m), 40 + m, 20.0 + m, 10.5) for m in range(3)] + [
+        (at(m), None, 20.0 + m, None) for m in range(3, 10)
+    ]
+
+
 def test_pivot_on_two_key_columns_after_window_sums_makes_one_row_per_window(db):
     # What the dashboard's rollup read sends: per window, one column per field and stat.
     q = (

@@ -139,6 +139,10 @@ PIPELINES = [
     ' |> drop(columns: ["site"]) |> last() |> group()',
     " |> last() |> filter(fn: (r) => r._time > r._start and exists r.site) |> group()",
     ' |> first() |> filter(fn: (r) => r._value < 100.0) |> drop(columns: ["_measurement"])',
+    ' |> min() |> keep(columns: ["_value", "_field", "device"])',
+    ' |> max() |> filter(fn: (r) => r._value > 150.0) |> group(columns: ["_field"])',
+    ' |> max() |> keep(columns: ["_time", "_value", "site"]) |> group()',
+    " |> min() |> aggregateWindow(every: 1h, fn: max, createEmpty: false)",
 ]
 
 
@@ -276,3 +280,90 @@ def test_an_or_across_tags_sees_series_written_after_the_index_was_built(db):
     db.load([("environment", {"clientId": "v2-dev"}, "CO2", [(T0, 800.0)])])
     [table] = db.tables(flux)
     assert [(r["clientId"], r.get_value()) for r in table.records] == [("v2-dev", 800.0)]
+
+
+# Ties (the first of equal values is the row picked), negative zero, strings, integers, booleans.
+EXTREMES = [
+    (
+        "extremes",
+        {"s": "tie"},
+        "tie",
+        [(T0 + p * MIN, v) for p, v in enumerate((2.0, 1.0, 1.0, 3.0, 3.0))],
+    ),
+    (
+        "extremes",
+        {"s": "zero"},
+        "zero",
+        [(T0 + p * MIN, v) for p, v in enumerate((0.0, -0.0, 1.0, -0.0))],
+    ),
+    ("extremes", {"s": "str"}, "str", [(T0 + p * MIN, v) for p, v in enumerate("bacac")]),
+    (
+        "extremes",
+        {"s": "int"},
+        "int",
+        [(T0 + p * MIN, v) for p, v in enumerate((5, 2, 2, 7, 7, 1, 9))],
+    ),
+    (
+        "extremes",
+        {"s": "bool"},
+        "bool",
+        [(T0 + p * MIN, v) for p, v in enumerate((True, False, True))],
+    ),
+    ("extremes", {"s": "many"}, "many", [(T0 + p * MIN, float(p % 50)) for p in range(120)]),
+]
+
+
+@pytest.mark.parametrize("which", ["min", "max"])
+def test_min_and_max_pick_the_first_of_equal_values_as_table_by_table_evaluation_does(flux, which):
+    flux.load(EXTREMES)
+    source = SRC + ' |> filter(fn: (r) => r._measurement == "extremes")'
+    body = same_as_table_by_table(flux, source, f" |> {which}()")
+    tables = {t.records[0]["s"]: t.records[0] for t in client_tables(body)}
+    minute = {s: (r["_time"].timestamp() - T0 // NS) // 60 for s, r in tables.items()}
+    if which == "min":
+        assert minute == {"tie": 1, "zero": 0, "str": 1, "int": 5, "bool": 1, "many": 0}
+    else:
+        assert minute == {"tie": 3, "zero": 2, "str": 2, "int": 6, "bool": 0, "many": 49}
+
+
+def test_min_and_max_after_map_keep_a_leading_nan_as_the_loop_over_rows_does(flux):
+    flux.load(EXTREMES[:1])
+    nan_first = (
+        SRC + ' |> filter(fn: (r) => r._measurement == "extremes" and r.s == "tie")'
+        " |> map(fn: (r) => ({r with _value: if r._value == 2.0 then 0.0 / 0.0"
+        " else r._value}))"
+    )
+    for which in ("min", "max"):
+        [table] = flux.tables(nan_first + f" |> {which}()", now="2024-01-02T00:00:00Z")
+        [row] = table.records
+        assert row["_time"].timestamp() == T0 // NS
+        assert row["_value"] != row["_value"]  # NaN: no value compares below or above it
+
+
+def test_several_results_of_one_read_variable_read_each_series_once(reader):
+    """A dashboard's shape: windows, min and max of one ``data`` variable, as three results."""
+    data = ENV + ' |> filter(fn: (r) => r.device == "dev-007" or r.device == "dev-008")'
+    flux = (
+        f"data = {data}\n"
+        'data |> aggregateWindow(every: 1h, fn: sum, createEmpty: false) |> yield(name: "sum")\n'
+        'data |> min() |> keep(columns: ["_value", "_field", "device"]) |> yield(name: "min")\n'
+        'data |> max() |> keep(columns: ["_value", "_field", "device"]) |> yield(name: "max")\n'
+    )
+    response, ctx = query(reader, flux)
+    assert ctx.series_read == 2 * 3
+    assert sum(s.slices for s in reader.all_series()) == 2 * 3  # each series' points copied once
+    tables = client_tables(response.body)
+    assert len(tables) == 3 * 2 * 3
+    maxima = [t.records[0] for t in tables if t.records[0]["result"] == "max"]
+    assert sorted(r["_value"] for r in maxima) == [30.0, 31.0, 31.0, 32.0, 32.0, 33.0]
+
+
+def test_the_min_and_the_max_of_one_read_variable_share_its_read(reader):
+    data = ENV + ' |> filter(fn: (r) => r.device == "dev-007")'
+    flux = (
+        f'data = {data}\ndata |> max() |> yield(name: "max")\ndata |> min() |> yield(name: "min")'
+    )
+    response, ctx = query(reader, flux)
+    assert ctx.series_read == 3
+    tables = client_tables(response.body)
+    assert [t.records[0]["_value"] for t in tables] == [32.0, 31.0, 30.0, 29.0, 28.0, 27.0]

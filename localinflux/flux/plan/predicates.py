@@ -12,7 +12,7 @@ def referenced_columns(node: ast.Node, param: str) -> set[str] | None:
     found: set[str] = set()
     ok = True
 
-    def walk(n: object) -> None:
+    def walk(n: ast.Node | ast.Param) -> None:
         nonlocal ok
         if (
             isinstance(n, ast.MemberExpr)
@@ -27,16 +27,8 @@ def referenced_columns(node: ast.Node, param: str) -> set[str] | None:
             return
         if isinstance(n, ast.FunctionExpr) and any(p.name == param for p in n.params):
             return  # the parameter is shadowed inside
-        if isinstance(n, list | tuple):
-            for item in n:
-                walk(item)
-            return
-        if isinstance(n, ast.Node):
-            for value in vars(n).values():
-                if isinstance(value, ast.Node | list | tuple):
-                    walk(value)
-        if isinstance(n, ast.Param) and n.default is not None:
-            walk(n.default)
+        for child in ast.child_nodes(n):
+            walk(child)
 
     walk(node)
     return found if ok else None

@@ -74,9 +74,10 @@ def with_filter(
 
 
 def with_selector(source: object, which: str, column: str) -> ReadSource | None:
-    """``first``/``last`` on ``_value``: storage answers one point per series."""
+    """``first``/``last``/``min``/``max`` on ``_value``: one point per series, picked from its
+    slice (``first``/``last`` by storage itself), no table of the series' points built."""
     if (
-        which in ("first", "last")
+        which in ("first", "last", "min", "max")
         and column == "_value"
         and isinstance(source, ReadSource)
         and source.start is not None
@@ -86,6 +87,8 @@ def with_selector(source: object, which: str, column: str) -> ReadSource | None:
     ):
         clone = source.derive()
         clone.select = which
+        if which in ("min", "max"):
+            clone.parent = source
         return clone
     return None
 

@@ -43,16 +43,23 @@ class ReadSource(Stream):
         self.series_preds: list[Callable[[dict], object]] = []
         self.series_cols: list[tuple[str, ...]] = []  # the columns each series predicate reads
         self.row_preds: list[Callable[[dict], object]] = []
-        self.select: str | None = None  # "first"/"last", or "count" (``plan.counted``)
+        # "first"/"last"/"min"/"max" (one point per series), or "count" (``plan.counted``)
+        self.select: str | None = None
         # Filters after the selector: tested on the one selected row of each series.
         self.post_preds: list[tuple[Callable[[dict], object], frozenset[str] | None]] = []
         # keep/drop steps in order: (True for keep, column names)
         self.project: tuple[tuple[bool, frozenset[str]], ...] = ()
         self.regroup: tuple[tuple[str, ...], str] | None = None  # group(columns, mode)
+        # A min/max read's source, a plain read of the same series (kept by later derived
+        # reads, which change only how parts become tables): the selector picks from the
+        # source's parts, which other results of the same variable then share.
+        self.parent: ReadSource | None = None
+        self._parts_read: list | None = None  # the parts ``_parts`` returned, once it ran
 
     def derive(self) -> ReadSource:
         clone = copy.copy(self)
         clone._cache = None
+        clone._parts_read = None
         clone.series_preds = list(self.series_preds)
         clone.series_cols = list(self.series_cols)
         clone.row_preds = list(self.row_preds)
@@ -194,13 +201,29 @@ class ReadSource(Stream):
         return sorted(candidates)
 
     def _parts(self) -> list[tuple[dict, str, list, list]]:
-        """(key record, Flux value type, times, values) of each series with rows to return."""
+        """(key record, Flux value type, times, values) of each series with rows to return;
+        read once per source, however many results and selectors use them."""
+        if self._parts_read is None:
+            self._parts_read = self._read_parts()
+        return self._parts_read
+
+    def _read_parts(self) -> list[tuple[dict, str, list, list]]:
+        select = self.select
+        if select == "min" or select == "max":
+            # The source's slices, read once for every result of the same variable (its
+            # windows, its min and its max): the selector picks a row of each, the row
+            # ``T.selector_index`` picks in its table (storage holds no nulls).
+            extreme = T.extreme_index
+            return [
+                (record, vtype, [times[i]], [values[i]])
+                for record, vtype, times, values in self.parent._parts()
+                for i in (extreme(values, select),)
+            ]
         start, stop = self.start, self.stop
         ctx = self.interp.ctx
         out = []
         matched = self.matching_series()
         ctx.series_read += len(matched)
-        select = self.select
         post = self.post_preds
         for ref, record in matched:
             if select is not None and select != "count":
