@@ -269,14 +269,23 @@ def _rolled_part(rows: list[dict], device_id: str, every: str, shown) -> dict:
     ends = sorted(by_end)
     groups = [by_end[end] for end in ends]
     fields = {}
+    if all(len(group) == 1 for group in groups):
+        # One row per window (the pivot's row key is _time): each field's lists at once.
+        single = [group[0] for group in groups]
+        for name in shown:
+            # Float columns (the rollup writes floats only): a number or None (the merge
+            # skips a window missing either).
+            sums = [row.get(f"{name}_sum") for row in single]
+            counts = [row.get(f"{name}_count") for row in single]
+            fields[name] = (sums, counts)
+        return {"ends": ends, "fields": fields, **picked}
     for name in shown:
         sum_col, count_col = f"{name}_sum", f"{name}_count"
         sums: list[float | None] = []
         counts: list[float | None] = []
         for group in groups:
             total = count = None
-            for row in group:  # one row per window (the pivot's row key is _time)
-                # Float columns (the rollup writes floats only): a number or None.
+            for row in group:
                 t, c = row.get(sum_col), row.get(count_col)
                 if t is None or c is None:
                     continue
@@ -343,12 +352,17 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
                 sums[at[end]], counts[at[end]] = t, c
         for end, (t, c) in raw[name].items():
             j = at[end]
-            if counts[j] is None:
+            if counts[j] is None or sums[j] is None:
                 sums[j], counts[j] = t, c
             else:
                 sums[j], counts[j] = sums[j] + t, counts[j] + c
-        # The windows holding points of the field (a count of None or 0: none).
-        kept = [(when, t, c) for when, t, c in zip(times, sums, counts, strict=True) if c]
+        # The windows holding points of the field (a count of None or 0: none; a rollup
+        # without its sum is left out too).
+        kept = [
+            (when, t, c)
+            for when, t, c in zip(times, sums, counts, strict=True)
+            if c and t is not None
+        ]
         points = [SeriesPoint(when, t / c if isfinite(t) else None) for when, t, c in kept]
         total = sum(t for _, t, _ in kept)
         count = int(sum(c for _, _, c in kept))

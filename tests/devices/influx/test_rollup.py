@@ -138,6 +138,30 @@ def test_a_lagging_or_missing_rollup_falls_back_to_raw_points(history, settings)
     assert_same_board(svc.dashboard("r1", window), raw)
 
 
+def test_rollup_points_a_device_forges_do_not_break_its_dashboard(history):
+    """A device token can write any measurement into the telemetry bucket, the rollup's too: a
+    count without its sum (or a sum without its count) leaves that window out, the page stands."""
+    env, at = history
+    pass_at(at)
+    hour = int((at - 5 * HOUR).timestamp())
+    recent = int((at + timedelta(minutes=10)).timestamp())
+    write_lines(
+        env,
+        [
+            f"{rq.ROLLUP_MEASUREMENT},device=r1,clientId=r1,stat=count Pressure=7 {hour}",
+            f"{rq.ROLLUP_MEASUREMENT},device=r1,clientId=r1,stat=sum CO2=5 {hour}",
+            f"environment,device=r1 Pressure=1000,CO2=400 {recent}",
+        ],
+    )
+    board = svc.dashboard("r1", a_window(at))
+    assert not board.error
+    charts = {c.field: c for c in board.charts}
+    # The forged hour is left out; the raw point after the rollup is there.
+    assert [(p.value, charts["Pressure"].count) for p in charts["Pressure"].points] == [(1000, 1)]
+    assert [(p.value, charts["CO2"].count) for p in charts["CO2"].points] == [(400, 1)]
+    assert charts["Temperature"].count > 2_900
+
+
 def test_late_data_is_picked_up_within_the_lookback_and_by_since(history, settings):
     env, at = history
     settings.ROLLUP_LOOKBACK_HOURS = 3
