@@ -125,6 +125,7 @@ def board_context(board) -> dict:
         "range_key": window.range_key,
         "data_url": reverse("devices:dashboard-data", args=[board.device.device_id]),
         "refresh_seconds": REFRESH_SECONDS,
+        "iot_labels": {},  # time labels shared by the charts' and the track's tables
     }
 
 

@@ -122,7 +122,12 @@ def number(value) -> str:
 
 def _utc_labels(context) -> dict:
     """This page render's escaped ``utc`` labels by time: the charts of one board share their
-    window times (a 30-day board: 7 tables of 361 rows, 361 distinct times)."""
+    window times (a 30-day board: 7 tables of 361 rows, 361 distinct times). A board's context
+    brings its own dict (``iot_labels``), which its included templates (the track's
+    coordinates table) see too; otherwise one per template render."""
+    labels = context.get("iot_labels")
+    if labels is not None:
+        return labels
     labels = context.render_context.get("iot_utc_labels")
     if labels is None:
         labels = context.render_context["iot_utc_labels"] = {}
@@ -146,7 +151,13 @@ def table_rows(context, rows) -> SafeString:
         label = labels.get(t)
         if label is None:
             label = labels[t] = html.escape(utc(t))
-        cells = "".join(f'<td class="num">{_cell(v)}</td>' for v in values)
+        cells = "".join(
+            # A float as ``number`` writes it (the common case, inline), anything else by it.
+            f'<td class="num">{v:,.2f}</td>'
+            if type(v) is float and -1e15 < v < 1e15
+            else f'<td class="num">{_cell(v)}</td>'
+            for v in values
+        )
         out.append(f"<tr><td>{label}</td>{cells}</tr>")
     return SafeString("".join(out))
 
