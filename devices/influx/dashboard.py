@@ -88,10 +88,21 @@ class TimeWindow:
 
     @classmethod
     def preset(cls, range_key: str, at: datetime | None = None) -> TimeWindow:
+        """The preset ending now (or ``at``). Presets of hour-long windows or longer (7d, 30d)
+        start on the hour before (up to 59 minutes more than the preset says): their completed
+        hours are then read whole from the hourly rollup, and only the current hour raw."""
         start, every = RANGES[range_key]
         stop = at or now()
         seconds = int(start.lstrip("-")[:-1]) * {"m": 60, "h": 3600, "d": 86400}[start[-1]]
-        return cls(stop - timedelta(seconds=seconds), stop, every, range_key)
+        begin = stop - timedelta(seconds=seconds)
+        if cls.on_the_hour(every):
+            begin = rollup.floor_hour(begin)
+        return cls(begin, stop, every, range_key)
+
+    @staticmethod
+    def on_the_hour(every: str) -> bool:
+        """Whether a preset of windows ``every`` long starts on the hour."""
+        return WINDOW_SECONDS.get(every, 0) >= ROLLUP_WINDOW_S
 
     @classmethod
     def custom(cls, start: datetime, stop: datetime) -> TimeWindow:
@@ -100,7 +111,11 @@ class TimeWindow:
         return cls(start, stop, window_for(stop - start)[1])
 
     def flux_bounds(self) -> tuple[object, datetime | None]:
+        """``range``'s bounds: a live preset ends at the server's now (stop None) and starts
+        relative to it, or on the hour (``preset``); a custom range is fixed."""
         if self.range_key:
+            if self.on_the_hour(self.every):
+                return self.start, None
             return RANGES[self.range_key][0], None
         return self.start, self.stop
 

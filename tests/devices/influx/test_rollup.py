@@ -126,6 +126,24 @@ def test_the_plan_reads_raw_only_the_partial_first_hour_and_after_the_high_water
     assert rollup_plan(a_window(at, "30m"), rollup.Coverage(at - timedelta(days=30), at)) is None
 
 
+def test_week_and_month_presets_start_on_the_hour_and_read_no_raw_first_hour():
+    """7d and 30d (windows of an hour or more) start on the hour before: their completed hours
+    come whole from the rollup, the current hour raw; shorter presets start exactly."""
+    at = datetime(2026, 11, 26, 12, 34, 56, tzinfo=UTC)
+    covered = rollup.Coverage(at - timedelta(days=40), rollup.floor_hour(at))
+    for key, days in (("7d", 7), ("30d", 30)):
+        window = TimeWindow.preset(key, at)
+        assert window.start == datetime(2026, 11, 26, 12, tzinfo=UTC) - timedelta(days=days)
+        assert window.flux_bounds() == (window.start, None)  # live: up to the server's now
+        plan = rollup_plan(window, covered)
+        assert plan.head is None
+        assert plan.rolled == (window.start, covered.stop)
+        assert plan.tail == (covered.stop, at)
+    day = TimeWindow.preset("1d", at)
+    assert day.start == at - timedelta(days=1)
+    assert day.flux_bounds() == ("-1d", None)
+
+
 def test_a_lagging_or_missing_rollup_falls_back_to_raw_points(history, settings):
     _, at = history
     window = a_window(at)
