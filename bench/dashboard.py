@@ -120,9 +120,12 @@ def _rollup_pass() -> str:
         passes += 1
         if result.done or passes >= 10:
             break
+    # What 30d reads raw: the current hour so far (up to an hour at the end of an hour).
+    raw_minutes = (time.time() - result.covered_to.timestamp()) / 60
     return (
         f"rollup: {passes} pass(es) in {time.perf_counter() - start:.1f}s, "
-        f"covering {result.covered_from:%Y-%m-%d %H:%M} .. {result.covered_to:%Y-%m-%d %H:%M} UTC"
+        f"covering {result.covered_from:%Y-%m-%d %H:%M} .. {result.covered_to:%Y-%m-%d %H:%M} UTC; "
+        f"30d reads the last {raw_minutes:.0f} minutes raw"
     )
 
 
