@@ -15,9 +15,13 @@ only the dashboard's cache of rollup parts helps). Prints the 30d/1h ratios of b
 Where the time went before the rollup (the same benchmark on the earlier revision): 30d took
 14-36x the 1h time, 70-75% of it in the InfluxDB query (every one of the 302,400 raw points read,
 walked by five aggregates), most of the rest in the client parsing 2,565 CSV rows. With the
-rollup: 442 rows; what remains is the local server's work on ~20,000 rollup points and, for the
-page, rendering 30d's larger data tables. Warm (the rollup part cached): 69 rows, the server
-time of 30d about 1h's; cold x2.3-2.6 vs warm x1.3-1.6 (one run on the shared machine).
+rollup: ~440 rows; what remains is the local server's work on ~20,000 rollup points, the client
+parsing 360 wide rows and, for the page, rendering 30d's six times as many points. Cold was
+x2.2-3.1 at the start of this session's work, x1.7-2.0 after it (the local server's windows,
+pivot, selectors and CSV 2-2.5x faster; the rollup part kept as lists; 7d and 30d starting on the
+hour, so no raw first hour; a refresh rendering no markup); warm x0.8-1.5. The 30d cost grows
+with the minute of the hour (the current hour is read raw): with the rollup an hour behind,
+cold measured x1.9-2.2.
 """
 
 from __future__ import annotations
