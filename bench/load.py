@@ -5,6 +5,7 @@ the local InfluxDB-compatible server (``python -m localinflux``, in memory), the
 README deploys it (``influx_setup``, ``migrate`` on a temporary SQLite file, ``collectstatic``,
 an operator from ``create_operator``, a few devices with telemetry from ``simulate --create``),
 gunicorn with DEBUG off, and ``simulate --all --loop --interval 5`` writing throughout the run.
+When a run had errors, the processes' logs are first copied to a directory it names.
 
 Each client logs in once (its own session, CSRF token for the login POST), then for ``--seconds``
 cycles over its own keep-alive connection through the device list, a device page, a dashboard,
@@ -450,6 +451,12 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
             tail = stack.log_tail(name, 5)
             if "Traceback" in tail or "Error" in tail:
                 print(f"--- last lines of {name}'s log:\n{tail}", file=log)
+        if report["total_errors"]:
+            keep = Path(tempfile.mkdtemp(prefix="iotcenter-load-logs-"))
+            for path in workdir.glob("*.log"):
+                shutil.copy2(path, keep / path.name)
+            report["logs_kept"] = str(keep)
+            print(f"errors: the processes' logs are kept in {keep}", file=log)
         return report
     finally:
         stack.close()
