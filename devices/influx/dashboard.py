@@ -62,6 +62,12 @@ PART_CACHE_SECONDS = 3600
 MAX_SPAN = timedelta(days=366 * 10)
 
 
+def reads_rollup(every: str) -> bool:
+    """Whether windows ``every`` long are read from the hourly rollup where it covers the range
+    (and a preset of them starts on the hour)."""
+    return WINDOW_SECONDS.get(every, 0) >= ROLLUP_WINDOW_S
+
+
 def window_for(span: timedelta) -> tuple[int, str]:
     """(seconds, Flux duration) of the smallest round window giving at most MAX_POINTS."""
     seconds = max(span.total_seconds(), 1.0)
@@ -95,14 +101,9 @@ class TimeWindow:
         stop = at or now()
         seconds = int(start.lstrip("-")[:-1]) * {"m": 60, "h": 3600, "d": 86400}[start[-1]]
         begin = stop - timedelta(seconds=seconds)
-        if cls.on_the_hour(every):
+        if reads_rollup(every):
             begin = rollup.floor_hour(begin)
         return cls(begin, stop, every, range_key)
-
-    @staticmethod
-    def on_the_hour(every: str) -> bool:
-        """Whether a preset of windows ``every`` long starts on the hour."""
-        return WINDOW_SECONDS.get(every, 0) >= ROLLUP_WINDOW_S
 
     @classmethod
     def custom(cls, start: datetime, stop: datetime) -> TimeWindow:
@@ -114,7 +115,7 @@ class TimeWindow:
         """``range``'s bounds: a live preset ends at the server's now (stop None) and starts
         relative to it, or on the hour (``preset``); a custom range is fixed."""
         if self.range_key:
-            if self.on_the_hour(self.every):
+            if reads_rollup(self.every):
                 return self.start, None
             return RANGES[self.range_key][0], None
         return self.start, self.stop
@@ -224,7 +225,7 @@ class RollupPlan:
 def rollup_plan(window: TimeWindow, coverage: rollup.Coverage | None) -> RollupPlan | None:
     """How ``window`` reads the rollup, or None when it should read raw points only (short
     windows, no rollup yet, or no completed covered hour inside the range)."""
-    if coverage is None or WINDOW_SECONDS.get(window.every, 0) < ROLLUP_WINDOW_S:
+    if coverage is None or not reads_rollup(window.every):
         return None
     # Whole seconds, as the raw path's time literals.
     start = window.start.astimezone(UTC).replace(microsecond=0)
@@ -426,7 +427,7 @@ def dashboard(device_id: str, window: TimeWindow, *, use_rollup: bool = True) ->
     device_id = check_id(device_id)
     conn = get()
     coverage = None
-    if use_rollup and WINDOW_SECONDS.get(window.every, 0) >= ROLLUP_WINDOW_S:
+    if use_rollup and reads_rollup(window.every):
         view, coverage = _view_with_coverage(conn, device_id)
     else:
         view = device_view(device_id)
