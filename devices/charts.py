@@ -13,6 +13,7 @@ import math
 import sys
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from math import isfinite
 
 MAX_FLOAT = sys.float_info.max
 MAX_TICKS = 8
@@ -117,7 +118,8 @@ def line_chart_geometry(points, *, start: datetime, end: datetime, xs: dict | No
     ``skipped``); the summary is over the finite values. ``xs``: a dict the charts of one
     page share, so that their common window times are placed once (x by axis and time).
     """
-    cleaned = [(p.time, finite(p.value)) for p in points]
+    # finite(), with its common case (a finite float) inline: this runs once per window.
+    cleaned = [(t, v if type(v) is float and isfinite(v) else finite(v)) for t, v in points]
     values = [v for _, v in cleaned if v is not None]
     plot_w, plot_h = CHART_W - PAD_L - PAD_R, CHART_H - PAD_T - PAD_B
     geometry = {
@@ -176,21 +178,29 @@ def line_chart_geometry(points, *, start: datetime, end: datetime, xs: dict | No
 
     geometry["yticks"] = [{"y": y_of(v), "label": tick_label(v)} for v in ticks]
     # A missing window (value None) breaks the line instead of drawing across the gap; a run
-    # of one point is drawn as a dot.
+    # of one point is drawn as a dot. x_of and y_of inlined: this runs once per window.
     parts: list[str] = []
     dots = geometry["dots"]
     run, last = 0, None
+    bottom, get_x = PAD_T + plot_h, placed.get
     for t, value in cleaned:
         if value is None:
             if run == 1:
-                dots.append({"x": last[0], "y": last[1]})
+                dots.append({"x": last[0], "y": round(last[1], 1)})
             run = 0
             continue
-        last = (x_of(t), y_of(value))
-        parts.append(f"{'L' if run else 'M'}{last[0]},{last[1]}")
+        x = get_x(t)
+        if x is None:
+            x = x_of(t)
+        f = (value / 2 - low_half) / half if half else 0.5
+        y = bottom - (0.0 if f < 0.0 else 1.0 if f > 1.0 else f) * plot_h
+        last = (x, y)
+        # "{:.1f}" writes what round(y, 1) would (and is much cheaper): coordinates are
+        # within the viewBox, so never in exponent form.
+        parts.append(f"L{x:.1f},{y:.1f}" if run else f"M{x:.1f},{y:.1f}")
         run += 1
     if run == 1:
-        dots.append({"x": last[0], "y": last[1]})
+        dots.append({"x": last[0], "y": round(last[1], 1)})
     geometry["path"] = " ".join(parts)
     return geometry
 

@@ -162,6 +162,23 @@ def table_rows(context, rows) -> SafeString:
     return SafeString("".join(out))
 
 
+def series_rows(context, points) -> SafeString:
+    """``table_rows`` of a chart's points (``(time, value)``), one value a row: the common
+    case of ``table_rows`` without its per-row unpacking and join (a 30-day board: 2,520 rows)."""
+    labels = _utc_labels(context)
+    out = []
+    append = out.append
+    for t, v in points:
+        label = labels.get(t)
+        if label is None:
+            label = labels[t] = html.escape(utc(t))
+        if type(v) is float and -1e15 < v < 1e15:
+            append(f'<tr><td>{label}</td><td class="num">{v:,.2f}</td></tr>')
+        else:
+            append(f'<tr><td>{label}</td><td class="num">{_cell(v)}</td></tr>')
+    return SafeString("".join(out))
+
+
 @register.simple_tag(takes_context=True)
 def track_table_rows(context, rows) -> SafeString:
     """The position track's coordinates table body: ``(time, lat, lon)`` rows."""
@@ -173,7 +190,7 @@ def line_chart(context, chart, window) -> dict:
     """A dashboard chart (``influx.Dashboard.charts``) over its window, with its data table."""
     xs = context.render_context.setdefault("iot_chart_xs", {})
     geometry = line_chart_geometry(chart.points, start=window.start, end=window.stop, xs=xs)
-    rows = table_rows(context, ((p.time, p.value) for p in chart.points))
+    rows = series_rows(context, chart.points)
     return {
         "field": chart.field,
         "unit": unit(chart.field),
