@@ -19,6 +19,7 @@ import json
 import pickle
 import secrets
 import threading
+from math import isfinite
 
 from django.conf import settings
 from django.core.cache import cache
@@ -48,12 +49,21 @@ def online_minutes() -> int:
         return 5
 
 
-def _chart_json(chart) -> dict:
+def _chart_json(chart, stamps: dict) -> dict:
+    """``stamps``: epoch seconds by time, shared by the charts of a board (one time per
+    window for all of them)."""
+    times = []
+    for p in chart.points:
+        stamp = stamps.get(p.time)
+        if stamp is None:
+            stamp = stamps[p.time] = int(p.time.timestamp())
+        times.append(stamp)
     return {
         "field": chart.field,
         "unit": unit(chart.field),
-        "t": [int(p.time.timestamp()) for p in chart.points],
-        "v": [finite(p.value) for p in chart.points],
+        "t": times,
+        # finite(), its common case (a finite float) inline.
+        "v": [v if type(v) is float and isfinite(v) else finite(v) for _, v in chart.points],
         "min": finite(chart.min),
         "max": finite(chart.max),
         "mean": finite(chart.mean),
@@ -63,7 +73,11 @@ def _chart_json(chart) -> dict:
 
 def positions(board) -> list[tuple]:
     """(time, lat, lon) of the windows that have both, oldest first."""
-    by_field = {c.field: {p.time: p.value for p in c.points} for c in board.charts}
+    by_field = {
+        c.field: {p.time: p.value for p in c.points}
+        for c in board.charts
+        if c.field in POSITION_FIELDS
+    }
     lat, lon = by_field.get("Lat", {}), by_field.get("Lon", {})
     return [(t, lat[t], lon[t]) for t in sorted(lat.keys() & lon.keys())]
 
@@ -71,6 +85,7 @@ def positions(board) -> list[tuple]:
 def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
     """``thresholds``: field -> values of the alert rules' threshold lines on its chart."""
     window = board.window
+    stamps: dict = {}
     return {
         "device": board.device.device_id,
         "start": int(window.start.timestamp()),
@@ -78,7 +93,7 @@ def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
         "every": window.every,
         "live": window.live,
         "refresh": REFRESH_SECONDS,
-        "charts": [_chart_json(c) for c in board.charts],
+        "charts": [_chart_json(c, stamps) for c in board.charts],
         "thresholds": thresholds or {},
         "readings": [
             {

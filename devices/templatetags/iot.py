@@ -61,7 +61,9 @@ def utc(value: datetime | None) -> str:
         return "—"
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    # isoformat, not strftime: the same text, a few times cheaper (a 30-day board labels 360
+    # windows); the first 19 characters are the date and time to the second.
+    return f"{value.astimezone(UTC).isoformat(' ', 'seconds')[:19]} UTC"
 
 
 @register.filter
@@ -151,15 +153,15 @@ def table_rows(context, rows) -> SafeString:
         label = labels.get(t)
         if label is None:
             label = labels[t] = html.escape(utc(t))
-        cells = "".join(
-            # A float as ``number`` writes it (the common case, inline), anything else by it.
-            f'<td class="num">{v:,.2f}</td>'
-            if type(v) is float and -1e15 < v < 1e15
-            else f'<td class="num">{_cell(v)}</td>'
-            for v in values
-        )
-        out.append(f"<tr><td>{label}</td>{cells}</tr>")
+        out.append(f"<tr><td>{label}</td>{''.join(map(_num_td, values))}</tr>")
     return SafeString("".join(out))
+
+
+def _num_td(v) -> str:
+    # A float as ``number`` writes it (the common case, inline), anything else by it.
+    if type(v) is float and -1e15 < v < 1e15:
+        return f'<td class="num">{v:,.2f}</td>'
+    return f'<td class="num">{_cell(v)}</td>'
 
 
 def series_rows(context, points) -> SafeString:
