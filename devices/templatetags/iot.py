@@ -90,13 +90,10 @@ def freshness_of(value: datetime | None, now: datetime | None = None) -> tuple[s
 
 
 @register.filter
-def freshness(value: datetime | None) -> str:
-    return freshness_of(value)[0]
-
-
-@register.filter
-def freshness_class(value: datetime | None) -> str:
-    return freshness_of(value)[1]
+def fresh(value: datetime | None) -> tuple[str, str]:
+    """``freshness_of`` for templates: ``{% with f=t|fresh %}`` gives the label ``f.0`` and its
+    css class ``f.1`` from one reading of the clock (two readings could disagree)."""
+    return freshness_of(value)
 
 
 @register.filter
