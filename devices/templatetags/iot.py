@@ -65,14 +65,20 @@ def utc(value: datetime | None) -> str:
 
 
 @register.filter
-def ago(value: datetime | None) -> str:
-    """Relative age: ``just now``, ``5 minutes ago``; future times (clock skew): ``just now``."""
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """Relative age: ``just now``, ``5 minutes ago``; future times (clock skew): ``just now``.
+    ``now``: the time it is (one reading for several labels), else the clock."""
     if not value:
         return "never"
-    now = _now()
+    now = now or _now()
     if now - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, now, depth=1)} ago"
+
+
+def clock() -> datetime:
+    """The time the labels are relative to (one reading can be shared by several labels)."""
+    return _now()
 
 
 def freshness_of(value: datetime | None, now: datetime | None = None) -> tuple[str, str]:

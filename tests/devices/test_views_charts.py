@@ -129,11 +129,17 @@ AGREEING = {
 
 
 class SteppingClock:
-    """A clock that moves on ``step`` each time it is read: the 5-minute threshold passes
+    """A clock that moves on ``step`` each time it is read: ``value`` becomes ``threshold`` old
     after ``before`` readings (between two readings an app made of one value)."""
 
-    def __init__(self, value: datetime, before: int, step=timedelta(milliseconds=10)):
-        self.at = value + timedelta(minutes=5) - step * before - step / 2
+    def __init__(
+        self,
+        value: datetime,
+        before: int,
+        threshold=timedelta(minutes=5),
+        step=timedelta(milliseconds=10),
+    ):
+        self.at = value + threshold - step * before - step / 2
         self.step = step
 
     def __call__(self) -> datetime:
