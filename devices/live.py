@@ -100,13 +100,16 @@ def board_json(board, thresholds: dict[str, list[float]] | None = None) -> dict:
                 "field": r.field,
                 "value": number(r.value),
                 "unit": unit(r.field),
-                "freshness": freshness_of(r.time)[0],
-                "freshness_class": freshness_of(r.time)[1],
+                # Label and class from one reading of the clock: two could straddle a threshold
+                # ("<5 min" shown as aging).
+                "freshness": label,
+                "freshness_class": css,
                 "time": r.time.isoformat(),
                 # The gauge's value arc (SVG path, "" at the scale's low end), as the page draws it.
                 "arc": (gauge_geometry(r.field, r.value) or {}).get("value"),
             }
             for r in board.readings
+            for label, css in [freshness_of(r.time)]
         ],
         "last_seen": board.device.last_seen.isoformat() if board.device.last_seen else None,
         "non_numeric": board.non_numeric,

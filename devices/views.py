@@ -17,7 +17,7 @@ from . import influx, live, pages, token_stash
 from .forms import RegisterForm, RemoveForm, SearchForm
 from .middleware import wants_json
 from .ranges import RangeForm
-from .templatetags.iot import ago, freshness_of, utc
+from .templatetags.iot import ago, clock, freshness_of, utc
 
 # The overview's numbers refresh less often than a dashboard: each refresh counts the fleet.
 OVERVIEW_REFRESH_SECONDS = 15
@@ -121,13 +121,14 @@ def device_list_live(request: HttpRequest):
         return JsonResponse({"error": f"give 1 to {pages.PER_PAGE} device ids as ?d="}, status=400)
     seen = influx.last_telemetry(ids)
     devices = {}
+    now = clock()  # one reading: "(just now)" and "<5 min" never side by side
     for device_id in ids:
         at = seen.get(device_id)
-        label, css = freshness_of(at)
+        label, css = freshness_of(at, now)
         devices[device_id] = {
             "last_seen": at.isoformat() if at else None,
             "utc": utc(at) if at else "",
-            "ago": ago(at),
+            "ago": ago(at, now),
             "freshness": label,
             "class": css,
         }

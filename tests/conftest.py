@@ -22,11 +22,17 @@ from dataclasses import dataclass
 
 import pytest
 from django.db.backends.signals import connection_created
+from hypothesis import settings as hypothesis_settings
 from influxdb_client import InfluxDBClient
 
 from localinflux.runner import LocalInflux, free_port
 
 pytest_plugins = ["localinflux.pytest_plugin"]  # the session's local server: localinflux_server
+
+# Property tests draw the same examples in every run (CI runs the suite twice and one chance
+# failure refuses it), with no example database carried from one run to the next.
+hypothesis_settings.register_profile("iotcenter", derandomize=True, database=None)
+hypothesis_settings.load_profile("iotcenter")
 
 DEVICE_AUTH_PREFIX = "IoTCenterDevice: "
 

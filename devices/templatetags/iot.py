@@ -67,14 +67,20 @@ def utc(value: datetime | None) -> str:
 
 
 @register.filter
-def ago(value: datetime | None) -> str:
-    """Relative age: ``just now``, ``5 minutes ago``; future times (clock skew): ``just now``."""
+def ago(value: datetime | None, now: datetime | None = None) -> str:
+    """Relative age: ``just now``, ``5 minutes ago``; future times (clock skew): ``just now``.
+    ``now``: the time it is (one reading for several labels), else the clock."""
     if not value:
         return "never"
-    now = _now()
+    now = now or _now()
     if now - value < timedelta(minutes=1):
         return "just now"
     return f"{timesince(value, now, depth=1)} ago"
+
+
+def clock() -> datetime:
+    """The time the labels are relative to (one reading can be shared by several labels)."""
+    return _now()
 
 
 def freshness_of(value: datetime | None, now: datetime | None = None) -> tuple[str, str]:
@@ -92,13 +98,10 @@ def freshness_of(value: datetime | None, now: datetime | None = None) -> tuple[s
 
 
 @register.filter
-def freshness(value: datetime | None) -> str:
-    return freshness_of(value)[0]
-
-
-@register.filter
-def freshness_class(value: datetime | None) -> str:
-    return freshness_of(value)[1]
+def fresh(value: datetime | None) -> tuple[str, str]:
+    """``freshness_of`` for templates: ``{% with f=t|fresh %}`` gives the label ``f.0`` and its
+    css class ``f.1`` from one reading of the clock (two readings could disagree)."""
+    return freshness_of(value)
 
 
 @register.filter

@@ -23,13 +23,17 @@ def page(monkeypatch):
 
 
 def write_hour_of_telemetry(env, device_id: str) -> None:
-    stop = datetime.now(UTC).replace(second=0, microsecond=0)
+    """An hour of simulated readings, a minute apart, the newest at this second (not at the
+    start of this minute): it is still "just now" when the dashboard is opened a few seconds
+    later, whatever second of the minute the test runs at."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    stop = now.replace(second=0)
     rng = random.Random(7)
     lines = [
         "environment,device={} {} {}".format(
             device_id,
             ",".join(f"{name}={value!r}" for name, value in fields.items()),
-            int(t.timestamp()),
+            int((t + (now - stop)).timestamp()),
         )
         for t, fields in simulator.readings(device_id, stop - timedelta(hours=1), stop, rng)
     ]

@@ -107,7 +107,9 @@ def gunicorn(env: dict[str, str], port: int):
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        for _ in range(150):
+        # Until it listens: a minute at most (its workers import Django; a busy machine is slow).
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
@@ -116,6 +118,7 @@ def gunicorn(env: dict[str, str], port: int):
                     raise AssertionError(
                         f"gunicorn exited: {proc.stdout.read().decode()}"
                     ) from None
+                assert time.monotonic() < deadline, "gunicorn did not listen within 60 s"
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -117,3 +117,46 @@ def test_it_renders_a_gauge_with_value_unit_and_freshness():
     assert "%" in html
     assert "&lt;5 min" in html
     assert "<svg" in html
+
+
+# A label goes with its class: "<5 min" is never drawn as aging.
+AGREEING = {
+    ("just now", "fresh"),
+    ("<5 min", "fresh"),
+    (">5 min", "aging"),
+    ("long time ago", "stale"),
+}
+
+
+class SteppingClock:
+    """A clock that moves on ``step`` each time it is read: ``value`` becomes ``threshold`` old
+    after ``before`` readings (between two readings an app made of one value)."""
+
+    def __init__(
+        self,
+        value: datetime,
+        before: int,
+        threshold=timedelta(minutes=5),
+        step=timedelta(milliseconds=10),
+    ):
+        self.at = value + threshold - step * before - step / 2
+        self.step = step
+
+    def __call__(self) -> datetime:
+        at, self.at = self.at, self.at + self.step
+        return at
+
+
+@pytest.mark.parametrize("before", range(3))
+def test_the_live_boards_freshness_label_and_class_agree(monkeypatch, before):
+    from devices import live
+    from devices.influx import Device, TimeWindow
+    from devices.influx.dashboard import Dashboard
+    from devices.templatetags import iot
+
+    at = NOW - timedelta(minutes=5)
+    monkeypatch.setattr(iot, "_now", SteppingClock(at, before))
+    device = Device("dev-1", "k", created_at=None, last_seen=at)
+    board = Dashboard(device, [Reading("Temperature", 20.0, at)], TimeWindow.preset("1h", NOW))
+    (reading,) = live.board_json(board)["readings"]
+    assert (reading["freshness"], reading["freshness_class"]) in AGREEING

@@ -103,3 +103,20 @@ def test_only_registered_devices_get_a_time_so_it_tells_no_more_than_the_list(st
             "class": "stale",
         }
     )
+
+
+def test_a_devices_age_and_freshness_come_from_one_reading_of_the_clock(
+    staff_client, influx, monkeypatch
+):
+    """Wherever the 1-minute threshold falls among the answer's readings of the clock, "ago"
+    and the freshness label say the same ("(just now)" is never beside "<5 min")."""
+    from devices.templatetags import iot
+    from tests.devices.test_views_charts import SteppingClock
+
+    register(influx, ["edge-1"])
+    at = now() - timedelta(seconds=30)
+    write_lines(influx, [f"environment,device=edge-1 CO2=1 {int(at.timestamp())}"])
+    for before in range(4):
+        monkeypatch.setattr(iot, "_now", SteppingClock(at, before, timedelta(minutes=1)))
+        device = staff_client.get(URL, {"d": "edge-1"}).json()["devices"]["edge-1"]
+        assert (device["ago"] == "just now") == (device["freshness"] == "just now"), device

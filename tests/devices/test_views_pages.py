@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -302,3 +303,24 @@ def test_a_bad_page_number_keeps_the_search(staff_client, influx):
         page = staff_client.get(url).content.decode()
         assert "kitchen-1" in page, url
         assert "garage-1" not in page, url
+
+
+def test_the_list_and_device_page_label_freshness_with_its_own_class(
+    staff_client, influx, monkeypatch
+):
+    """Each label and its class come from one reading of the clock: wherever the 5-minute
+    threshold falls among a page's readings, "<5 min" is not shown as aging."""
+    from devices.templatetags import iot
+    from tests.devices.test_views_charts import AGREEING, SteppingClock
+
+    register(staff_client, "porch")
+    seen = now() - timedelta(minutes=10)
+    write_lines(influx, [telemetry("porch", seen, Temperature=18.5)])
+    shown = re.compile(r'<span class="freshness (\w+)">([^<]+)</span>')
+    for url in ("/devices/", "/devices/porch/"):
+        for before in range(6):
+            monkeypatch.setattr(iot, "_now", SteppingClock(seen, before))
+            page = staff_client.get(url).content.decode()
+            found = [(html.unescape(label), css) for css, label in shown.findall(page)]
+            assert found, url
+            assert set(found) <= AGREEING, (url, before, found)

@@ -3,13 +3,14 @@ own token, exact counts, clear errors."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 
 from devices import influx as svc
 from devices import simulator
+from devices.influx import write_now
 
 
 def count_points(env, device_id: str, start: str = "-40d") -> int:
@@ -54,7 +55,19 @@ def test_one_point_now_is_on_the_dashboard(rover, influx):
     assert [c.count for c in board.charts if c.field == "Temperature"] == [1]
 
 
-def test_fill_the_last_days_writes_exactly_a_point_a_minute(rover, influx):
+def test_fill_the_last_days_writes_exactly_a_point_a_minute(rover, influx, monkeypatch):
+    # The fills' clock: 5 s, then 50 s into this minute. Both within one minute, whenever the
+    # test runs (a minute beginning between two real posts would add its point: 2,882), and
+    # seconds apart, so points not on whole minutes would double.
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    at = [minute + timedelta(seconds=5)]
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return at[0].astimezone(tz)
+
+    monkeypatch.setattr(write_now, "datetime", Clock)
     response = post(rover, what="days", days="2")
     assert response.status_code == 302
     assert said(response) == [
@@ -62,6 +75,7 @@ def test_fill_the_last_days_writes_exactly_a_point_a_minute(rover, influx):
     ]
     assert count_points(influx, "rover") == 2 * 1440 + 1
     # Filling again rewrites the same minutes with the same values: nothing doubles.
+    at[0] = minute + timedelta(seconds=50)
     post(rover, what="days", days="1")
     assert count_points(influx, "rover") == 2 * 1440 + 1
 
@@ -165,8 +179,6 @@ def test_influxdb_down_is_the_503_page(staff_client, offline_influx):
 
 
 def test_a_fill_that_runs_out_of_time_says_exactly_what_it_wrote(rover, influx, monkeypatch):
-    from devices.influx import write_now
-
     monkeypatch.setattr(write_now, "TIME_SHARE", 0.0)  # the page's time is up at once
     response = post(rover, what="days", days="30")
     assert response.status_code == 302

@@ -22,13 +22,15 @@ def serve_command(port: int, data_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def wait_until_up(client: InfluxDBClient) -> None:
-    """Until the server just started answers ``client``'s pings (5 s at most)."""
-    for _ in range(100):
+def wait_until_up(client: InfluxDBClient, timeout: float = 30.0) -> None:
+    """Until the server just started answers ``client``'s pings: a new Python process, which a
+    busy machine may take several seconds to start (5 s was not always enough)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if client.ping():
             return
         time.sleep(0.05)
-    raise AssertionError("the server did not come up")
+    raise AssertionError(f"the server did not come up within {timeout:g} s")
 
 
 def test_the_token_can_come_from_the_environment_and_the_log_is_private(tmp_path):

@@ -31,23 +31,31 @@ def run(*args) -> str:
     return run_command("rollup", *args)
 
 
-def test_one_pass_rolls_up_and_says_what_it_covers(influx, settings):
+def passes_at(monkeypatch, at: datetime) -> datetime:
+    """The passes' "now": one reading of the clock for the passes and the test's checks (an
+    hour beginning between two readings moves what a pass covers)."""
+    monkeypatch.setattr(rollup, "now", lambda: at)
+    return at
+
+
+def test_one_pass_rolls_up_and_says_what_it_covers(influx, settings, monkeypatch):
     settings.ROLLUP_MAX_HOURS = 24
-    write_hours(influx, "dev-1", 5, datetime.now(UTC))
+    now = passes_at(monkeypatch, datetime.now(UTC))
+    write_hours(influx, "dev-1", 5, now)
     out = run()
     assert "Rolled up 24 hours" in out
     assert "catching up" in out  # ROLLUP_DAYS (31) are not covered yet
     cov = rollup.read_coverage()
-    assert cov.stop == rollup.floor_hour(datetime.now(UTC))
+    assert cov.stop == rollup.floor_hour(now)
     assert cov.stop - cov.start == timedelta(hours=24)
     # The next pass goes on backward from there.
     run()
     assert rollup.read_coverage().start == cov.start - timedelta(hours=24)
 
 
-def test_since_recomputes_a_range(influx, settings):
+def test_since_recomputes_a_range(influx, settings, monkeypatch):
     settings.ROLLUP_MAX_HOURS = 24 * 40
-    now = datetime.now(UTC)
+    now = passes_at(monkeypatch, datetime.now(UTC))
     run()
     write_hours(influx, "dev-1", 3, now - timedelta(days=2), value=55.0)  # a late backfill
     window = svc.TimeWindow(now - timedelta(days=3), now, "2h")

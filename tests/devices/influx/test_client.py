@@ -104,7 +104,9 @@ def test_credentials_and_registrations_repr_show_no_token(influx):
 
 @pytest.mark.localonly
 def test_commands_wait_out_an_outage_that_a_page_gives_up_on(local_influx):
-    local_influx.local.faults.add(status=503, retry_after=1, duration=3)
+    # Longer than the page's patience however slow the machine (with 3 s, a page whose last
+    # try came a second late found it over); cleared once the page has given up.
+    local_influx.local.faults.add(status=503, retry_after=1, duration=30)
     with pytest.raises(svc.InfluxUnavailable, match="503"):
         svc.list_devices()  # a page sleeps at most half of INFLUX_TIMEOUT in all
     local_influx.local.faults.clear()

@@ -107,14 +107,16 @@ def test_concurrent_registrations_of_one_id_leave_one_device_and_one_token(local
 def test_a_registration_that_loses_a_race_with_another_process_revokes_its_token(local_influx):
     # Another app process registers the same id while our registry write is on its way: its
     # point is newer, so the registry references its key and ours must not stay valid.
-    local_influx.local.faults.add(delay=1.0, count=1, path="/api/v2/write")
+    held = local_influx.local.faults.add(delay=1.0, count=1, path="/api/v2/write")
     outcome: list[object] = []
     thread = registering("race-2", outcome)
     deadline = time.monotonic() + 10
-    while not auth_ids(local_influx, "race-2"):  # our authorization exists: the write is next
+    # Our registry write has reached the server (the delay took it), its point timed before
+    # the other process's: waited for, not guessed with a pause that a slow machine outlasts.
+    while held.count:
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    time.sleep(0.3)  # our (delayed) registry write has reached the server by now
+    assert auth_ids(local_influx, "race-2")  # our authorization was made before that write
     other = (
         Point("deviceauth")
         .tag("deviceId", "race-2")

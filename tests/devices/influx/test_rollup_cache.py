@@ -145,10 +145,13 @@ def test_a_warm_thirty_days_is_two_queries_and_fewer_rows(local_influx, settings
         lines.append(f"environment,device=month Temperature={20 + t % 97 / 9:.3f} {t}")
         t += 600
     write_lines(local_influx, lines)
-    pass_at(datetime.now(UTC))
-    cold, cold_queries, cold_rows, _ = read(local_influx, "month", TimeWindow.preset("30d"))
+    # One reading of the clock for the pass and both reads: the preset starts on the hour, and
+    # an hour beginning between the two reads would make the second one another range.
+    at = datetime.now(UTC)
+    pass_at(at)
+    cold, cold_queries, cold_rows, _ = read(local_influx, "month", TimeWindow.preset("30d", at))
     warm, warm_queries, warm_rows, read_rollup = read(
-        local_influx, "month", TimeWindow.preset("30d")
+        local_influx, "month", TimeWindow.preset("30d", at)
     )
     assert cold_queries == warm_queries == 2
     assert not read_rollup
