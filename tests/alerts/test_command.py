@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from alerts.management.commands.alerts import Command
 from alerts.models import Alert, Rule
@@ -42,3 +43,26 @@ def test_example_rules_are_created_once(influx):
         "demo-sensor-1: CO2 above 1500 for 10 min",
         "demo-sensor-1: no data for 5 min",
     ]
+
+
+@pytest.mark.parametrize(
+    ("interval", "message"),
+    [
+        # No pause would evaluate (and query InfluxDB) back to back; inf would never again.
+        ("0", "must be positive"),
+        ("-30", "must be positive"),
+        ("nan", "must be positive"),
+        ("inf", "must be positive"),
+        ("1m", "not a number of seconds"),
+    ],
+)
+def test_a_bad_interval_is_a_clear_error(interval, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("alerts", "--loop", "--interval", interval, stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_a_bad_alerts_interval_setting_is_a_clear_error(settings):
+    settings.ALERTS_INTERVAL_S = 0
+    with pytest.raises(CommandError, match="ALERTS_INTERVAL_S must be positive"):
+        call_command("alerts", "--loop", stdout=StringIO())

@@ -1,39 +1,32 @@
-"""``manage.py alerts``: one evaluation pass; ``--loop`` keeps evaluating every ``--interval``.
-
-Like healthchecks' ``sendalerts``: SIGTERM/SIGINT only set a flag, the loop sleeps in 1-second
-slices and stops after the pass in progress. Several may run at once (several hosts): each
-transition is recorded and notified once.
+"""``manage.py alerts``: one evaluation pass; ``--loop`` keeps evaluating every ``--interval``
+(stopping cleanly on SIGTERM/SIGINT: ``devices/management/loop.py``). Several may run at once
+(several hosts): each transition is recorded and notified once.
 """
 
 from __future__ import annotations
 
-import signal
-import time
+from argparse import ArgumentTypeError
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import CommandError
 
 from alerts.models import Rule
 from alerts.services import evaluate
 from devices.influx import InfluxError
+from devices.management.loop import LoopCommand, interval_seconds
 
 
-class Command(BaseCommand):
+class Command(LoopCommand):
     help = "Evaluate the alert rules once (or keep evaluating with --loop) and notify."
+    loop_help = "keep evaluating until stopped"
 
     def add_arguments(self, parser):
-        parser.add_argument("--loop", action="store_true", help="keep evaluating until stopped")
-        parser.add_argument(
-            "--interval", type=float, default=None, help="seconds between passes (--loop)"
-        )
+        self.add_loop_arguments(parser, default=None, default_help="default ALERTS_INTERVAL_S")
         parser.add_argument(
             "--example-rules",
             metavar="DEVICE",
             help="first create example rules for DEVICE (CO2 high, no data), unless they exist",
         )
-
-    def on_signal(self, signum, frame):
-        self.stop_signal = signal.Signals(signum).name
 
     def step(self) -> None:
         """One pass; an unreachable InfluxDB is reported and the loop goes on."""
@@ -60,21 +53,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"Created the example rule “{rule.name}”.")
 
     def handle(self, *args, loop=False, interval=None, example_rules=None, **options):
-        self.stop_signal = ""
         if example_rules:
             self.example_rules(example_rules)
         if not loop:
             self.step()
             return
-        interval = interval if interval is not None else settings.ALERTS_INTERVAL_S
-        old = {s: signal.signal(s, self.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            while not self.stop_signal:
-                started = time.monotonic()
-                self.step()
-                while not self.stop_signal and time.monotonic() - started < interval:
-                    time.sleep(min(1.0, max(0.0, interval - (time.monotonic() - started))))
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-        self.stdout.write(f"Stopped by {self.stop_signal}.")
+        if interval is None:
+            try:
+                interval = interval_seconds(str(settings.ALERTS_INTERVAL_S))
+            except ArgumentTypeError as exc:
+                raise CommandError(f"ALERTS_INTERVAL_S {exc}.") from None
+
+        def one_pass() -> float:
+            self.step()
+            return interval
+
+        self.run_loop(one_pass)

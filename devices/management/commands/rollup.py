@@ -1,45 +1,35 @@
 """``manage.py rollup``: one pass of the hourly rollup; ``--loop`` keeps it up every
 ``--interval``; ``--since`` recomputes every hour from a time (after a backfill or late data).
 
-As ``manage.py alerts``: SIGTERM/SIGINT only set a flag, the loop sleeps in 1-second slices and
-stops after the pass in progress.
+The loop stops cleanly on SIGTERM/SIGINT, as ``manage.py alerts`` (``devices/management/loop.py``).
 """
 
 from __future__ import annotations
 
-import signal
-import time
-
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from devices import influx
+from devices.management.loop import LoopCommand
 from devices.ranges import EARLIEST, parse_time
 
 DEFAULT_INTERVAL_S = 60.0
 
 
-class Command(BaseCommand):
+class Command(LoopCommand):
     help = (
         "Keep the hourly rollup of telemetry (what long dashboard ranges read): one pass, "
         "or --loop; --since recomputes a range."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--loop", action="store_true", help="keep passing until stopped")
-        parser.add_argument(
-            "--interval",
-            type=float,
-            default=DEFAULT_INTERVAL_S,
-            help=f"seconds between passes with --loop (default {DEFAULT_INTERVAL_S:.0f})",
+        self.add_loop_arguments(
+            parser, default=DEFAULT_INTERVAL_S, default_help=f"default {DEFAULT_INTERVAL_S:.0f}"
         )
         parser.add_argument(
             "--since",
             metavar="TIME",
             help="recompute every completed hour from TIME (e.g. 2026-11-01T00:00, UTC), then stop",
         )
-
-    def on_signal(self, signum, frame):
-        self.stop_signal = signal.Signals(signum).name
 
     def step(self) -> influx.RollupPass | None:
         """One pass; an unreachable InfluxDB is reported and the loop goes on."""
@@ -59,7 +49,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop=False, interval=DEFAULT_INTERVAL_S, since=None, **options):
-        self.stop_signal = ""
         if since:
             if loop:
                 raise CommandError("--since recomputes once: give it without --loop.")
@@ -78,22 +67,14 @@ class Command(BaseCommand):
             except influx.InfluxError as exc:
                 raise CommandError(f"Rollup failed: {exc}") from None
             return
-        if interval <= 0:
-            raise CommandError("--interval must be positive.")
         if not loop:
             if self.step() is None:
                 raise CommandError("The rollup pass failed (see above).")
             return
-        old = {s: signal.signal(s, self.on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            while not self.stop_signal:
-                started = time.monotonic()
-                result = self.step()
-                # Catching up (a first run, or after an outage): the next pass at once.
-                pause = 0.0 if result is not None and not result.done else interval
-                while not self.stop_signal and time.monotonic() - started < pause:
-                    time.sleep(min(1.0, max(0.0, pause - (time.monotonic() - started))))
-        finally:
-            for s, handler in old.items():
-                signal.signal(s, handler)
-        self.stdout.write(f"Stopped by {self.stop_signal}.")
+
+        def one_pass() -> float:
+            result = self.step()
+            # Catching up (a first run, or after an outage): the next pass at once.
+            return 0.0 if result is not None and not result.done else interval
+
+        self.run_loop(one_pass)

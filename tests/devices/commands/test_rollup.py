@@ -77,6 +77,11 @@ def test_since_recomputes_a_range(influx, settings, monkeypatch):
         (("--since", "1969-12-31T23:00"), "between 1970 and now"),
         (("--since", "2026-11-01T00:00", "--loop"), "without --loop"),
         (("--interval", "0", "--loop"), "must be positive"),
+        # Without a pause the loop would hammer InfluxDB; with inf it would never pass again.
+        (("--interval", "-5", "--loop"), "must be positive"),
+        (("--interval", "nan", "--loop"), "must be positive"),
+        (("--interval", "inf", "--loop"), "must be positive"),
+        (("--interval", "soon", "--loop"), "not a number of seconds"),
     ],
 )
 def test_bad_options_are_clear_errors(args, message):
