@@ -179,11 +179,11 @@ class SharedRender:
         args = (None, self.data, self.data_json, self.key, self.token, board_bytes)
         return SharedRender, args
 
-    def json(self, thresholds: dict[str, list[float]] | None) -> str:
-        """The dashboard's JSON with the alert rules' threshold lines, without encoding the
-        shared part again."""
-        lines = json.dumps(thresholds or {}, cls=DjangoJSONEncoder)
-        return f'{self.data_json[:-1]}, "thresholds": {lines}}}'
+    def json(self, thresholds: dict[str, list[float]] | None, extra: dict | None = None) -> str:
+        """The dashboard's JSON with the alert rules' threshold lines and the viewer's ``extra``
+        keys (the alerts panel), without encoding the shared part again."""
+        more = {"thresholds": thresholds or {}, **(extra or {})}
+        return f"{self.data_json[:-1]}, {json.dumps(more, cls=DjangoJSONEncoder)[1:]}"
 
 
 def _board_markup(board) -> SafeString:
@@ -207,16 +207,18 @@ def board_html(shared: SharedRender) -> SafeString:
     return SafeString(found)
 
 
-def page_context(shared: SharedRender, thresholds: dict[str, list[float]] | None = None) -> dict:
+def page_context(
+    shared: SharedRender, thresholds: dict[str, list[float]] | None = None, extra=None
+) -> dict:
     """What the dashboard page adds around the shared live board: the range picker's choices,
-    the data block with the threshold lines."""
+    the data block with the threshold lines and the viewer's ``extra`` keys."""
     board = shared.board
-    script = shared.json(thresholds).translate(_SCRIPT_ESCAPES)
+    script = shared.json(thresholds, extra).translate(_SCRIPT_ESCAPES)
     return {
         "charts": _charts(board),
         "ranges": list(influx.RANGES),
         "range_key": board.window.range_key,
-        "board_json": {**shared.data, "thresholds": thresholds or {}},
+        "board_json": {**shared.data, "thresholds": thresholds or {}, **(extra or {})},
         "board_json_script": format_html(
             '<script id="board-data" type="application/json">{}</script>', SafeString(script)
         ),

@@ -8,9 +8,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from alerts.panel import device_panel as alerts_panel
 from alerts.services import page_alerts
 
 from . import influx, live, pages, token_stash
@@ -170,12 +173,25 @@ def detail(request: HttpRequest, device_id: str):
 @login_required
 def dashboard(request: HttpRequest, device_id: str):
     form = RangeForm(request.GET)
-    shared = live.shared_render(device_id, form.window())
+    window = form.window()
+    shared = live.shared_render(device_id, window)
     board = shared.board
-    alerts = page_alerts([board.device.device_id], thresholds_for=board.device.device_id)
+    alerts, panel = _dashboard_alerts(request, board.device.device_id, window)
     ctx = {"board": board, "device": board.device, "form": form, "page_alerts": alerts}
-    ctx.update(live.page_context(shared, alerts.threshold_values()))
+    ctx["alerts_panel"] = panel["html"]
+    extra = {"alerts": {"key": panel["key"]}}  # the data block's: the markup is on the page
+    ctx.update(live.page_context(shared, alerts.threshold_values(), extra))
     return render(request, "devices/dashboard.html", ctx)
+
+
+def _dashboard_alerts(request: HttpRequest, device_id: str, window) -> tuple:
+    """The device's alerts (firing, threshold rules: two database queries) and their panel as
+    this viewer sees it, its Acknowledge forms coming back to the dashboard page (with its
+    range), also when rendered for the data endpoint."""
+    alerts = page_alerts([device_id], thresholds_for=device_id)
+    url = reverse("devices:dashboard", args=[device_id])
+    query = urlencode({"range": window.range_key}) if window.live else request.GET.urlencode()
+    return alerts, alerts_panel(request, device_id, alerts, f"{url}?{query}" if query else url)
 
 
 @require_safe
@@ -183,11 +199,13 @@ def dashboard(request: HttpRequest, device_id: str):
 def dashboard_data(request: HttpRequest, device_id: str):
     """The dashboard's data as JSON, what ``static/js/charts.js`` refreshes live ranges from."""
     form = RangeForm(request.GET)
-    shared = live.shared_render(device_id, form.window())
-    # The alert rules' threshold lines are the device's (not the viewer's): one database query
-    # per refresh, added to the shared data.
-    lines = page_alerts([], thresholds_for=shared.data["device"]).threshold_values()
-    response = HttpResponse(shared.json(lines), content_type="application/json")
+    window = form.window()
+    shared = live.shared_render(device_id, window)
+    # Added to the shared data per request: the alert rules' threshold lines and the alerts
+    # panel (the viewer's: Acknowledge forms for staff, a CSRF token), two database queries.
+    alerts, panel = _dashboard_alerts(request, shared.data["device"], window)
+    body = shared.json(alerts.threshold_values(), {"alerts": panel})
+    response = HttpResponse(body, content_type="application/json")
     add_never_cache_headers(response)
     return response
 

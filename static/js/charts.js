@@ -1,7 +1,8 @@
 // IoT Center dashboard charts: uPlot (static/vendor) over the page's JSON data block, hover
 // with time and value, resize with the page, drag to zoom every chart to that window (the URL
 // follows; Reset zoom or a double-click goes back), and a live refresh of relative ranges from
-// the JSON endpoint. Each chart spans the range asked for, as the server-drawn SVG does.
+// the JSON endpoint (the alerts panel too, replaced only when it changed). Each chart spans
+// the range asked for, as the server-drawn SVG does.
 // Without JavaScript the server-drawn SVG and the data tables stay. No inline code: the CSP
 // allows scripts from this site only.
 "use strict";
@@ -212,6 +213,37 @@
     }
   }
 
+  // The alerts panel (server-rendered for this viewer, "alerts": {key, html}): replaced only
+  // when its key changed (an alert fired, resolved, was acknowledged; the database failed or
+  // recovered), so an Acknowledge button is not replaced under the pointer by a refresh that
+  // changed nothing; otherwise only its "(n minutes ago)" texts follow.
+  let alertsKey = (data.alerts || {}).key;
+  function updateAlerts(alerts) {
+    const panel = document.querySelector("section.device-alerts");
+    if (!panel || !alerts || typeof alerts.html !== "string") return;
+    const parsed = document.createElement("template");
+    parsed.innerHTML = alerts.html; // server-escaped markup, no script (CSP)
+    const fresh = parsed.content.querySelector("section.device-alerts");
+    if (!fresh) return;
+    if (alerts.key === alertsKey) {
+      const agos = fresh.querySelectorAll(".ago");
+      panel.querySelectorAll(".ago").forEach((el, i) => {
+        if (agos[i] && el.textContent !== agos[i].textContent) el.textContent = agos[i].textContent;
+      });
+      return;
+    }
+    // Keep the keyboard focus on the same alert's button if it is still there.
+    const focused = document.activeElement;
+    const item = panel.contains(focused) && focused.closest("[data-alert]");
+    panel.replaceChildren(...fresh.childNodes);
+    alertsKey = alerts.key;
+    panel.dataset.updates = String(Number(panel.dataset.updates || 0) + 1);
+    if (item) {
+      const again = panel.querySelector(`[data-alert="${CSS.escape(item.dataset.alert)}"] button`);
+      if (again) again.focus();
+    }
+  }
+
   function apply(next) {
     data = next;
     for (const chart of next.charts) {
@@ -238,6 +270,7 @@
       url: board.dataset.liveUrl,
       everyMs: refreshMs,
       onData(next) {
+        updateAlerts(next.alerts); // also when the charts could not be read
         if (next.error) throw new Error(next.error);
         apply(next);
       },
