@@ -75,3 +75,65 @@ def test_a_firing_alert_shows_on_the_overview_and_dashboard_and_is_acknowledged(
     expect(page.get_by_role("region", name="Alerts")).to_contain_text("Acknowledged by operator")
     assert Alert.objects.get().acknowledged_by == staff_user
     assert page.evaluate("window.__cspViolations") == []
+
+
+# Marks the focused Acknowledge button: the mark survives only if the element is not replaced.
+MARK_FOCUSED = """() => {
+  const button = document.activeElement;
+  button.dataset.marked = "1";
+  return button.textContent;
+}"""
+FOCUS_KEPT = """() => document.activeElement.dataset.marked === "1" &&
+  document.querySelector("section.device-alerts").contains(document.activeElement)"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboards_alert_panel_follows_an_alert_without_a_reload(
+    live_server,
+    influx,
+    staff_user,
+    page,  # noqa: F811
+    monkeypatch,
+):
+    from devices import live
+
+    monkeypatch.setattr(live, "REFRESH_SECONDS", 2)  # the browser's refresh interval
+    svc.register_device("alarm-2")
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def write_co2(value, minutes):
+        stamps = [int((now - timedelta(minutes=m)).timestamp()) for m in minutes]
+        write_lines(influx, [f"environment,device=alarm-2 CO2={value} {t}" for t in stamps])
+
+    write_co2(900, range(30, 20, -1))  # before the rule's window: nothing fires
+    rule = Rule(name="CO2 high", device_id="alarm-2", field="CO2", threshold=1500, minutes=10)
+    rule.full_clean()
+    rule.save()
+    assert evaluate().fired == []
+
+    log_in(page, live_server.url, "/devices/alarm-2/dashboard/?range=1h")
+    alerts = page.get_by_role("region", name="Alerts")
+    expect(alerts).to_contain_text("No alert is firing on this device.")
+    page.evaluate("window.__notReloaded = true")
+    figure = page.locator('figure.chart[data-field="CO2"]')
+
+    write_co2(1800, range(12, -1, -1))
+    assert [a.device_id for a in evaluate().fired] == ["alarm-2"]
+    button = alerts.get_by_role("button", name="Acknowledge")
+    expect(button).to_be_visible(timeout=10_000)  # within a refresh or two, no reload
+    expect(alerts).to_contain_text("CO2 high")
+    expect(alerts).not_to_contain_text("No alert is firing")
+
+    # Refreshes that change nothing leave the panel alone: the focused button stays the same.
+    button.focus()
+    assert page.evaluate(MARK_FOCUSED) == "Acknowledge"
+    updates = int(figure.get_attribute("data-updates"))
+    expect(figure).to_have_attribute("data-updates", str(updates + 2), timeout=10_000)
+    assert page.evaluate(FOCUS_KEPT) is True
+
+    write_co2(900, [0])
+    assert len(evaluate().resolved) == 1
+    expect(alerts).to_contain_text("No alert is firing on this device.", timeout=10_000)
+    expect(alerts.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    assert page.evaluate("window.__notReloaded") is True
+    assert page.evaluate("window.__cspViolations") == []
