@@ -24,7 +24,9 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from math import isfinite
+from operator import truediv
 from typing import ClassVar
 
 from django.conf import settings
@@ -242,6 +244,11 @@ def rollup_plan(window: TimeWindow, coverage: rollup.Coverage | None) -> RollupP
     )
 
 
+# tuple.__new__(SeriesPoint, (time, value)): a SeriesPoint, as SeriesPoint(time, value) makes
+# it, without a Python-level call per point.
+_new_point = tuple.__new__
+
+
 def _window_end(at: datetime, every_s: int) -> int:
     """End (epoch seconds) of the epoch-aligned window a Flux window row (its _time: the
     window's stop, or the part's stop when that comes first) belongs to."""
@@ -290,9 +297,9 @@ def _rolled_part(rows: list[dict], device_id: str, every: str, shown) -> dict:
         single = [group[0] for group in groups]
         for name in shown:
             # Float columns (the rollup writes floats only): a number or None (the merge
-            # skips a window missing either).
-            sums = [row.get(f"{name}_sum") for row in single]
-            counts = [row.get(f"{name}_count") for row in single]
+            # skips a window missing either). dict.get mapped: one C call a row.
+            sums = list(map(dict.get, single, repeat(f"{name}_sum")))
+            counts = list(map(dict.get, single, repeat(f"{name}_count")))
             fields[name] = (sums, counts)
         return {"ends": ends, "fields": fields, **picked}
     for name in shown:
@@ -372,16 +379,23 @@ def _merged_charts(rows: list[dict], device_id: str, plan: RollupPlan, every: st
                 sums[j], counts[j] = t, c
             else:
                 sums[j], counts[j] = sums[j] + t, counts[j] + c
-        # The windows holding points of the field (a count of None or 0: none; a rollup
-        # without its sum is left out too).
-        kept = [
-            (when, t, c)
-            for when, t, c in zip(times, sums, counts, strict=True)
-            if c and t is not None
-        ]
-        points = [SeriesPoint(when, t / c if isfinite(t) else None) for when, t, c in kept]
-        total = sum(t for _, t, _ in kept)
-        count = int(sum(c for _, _, c in kept))
+        if None not in sums and all(counts) and all(map(isfinite, sums)):
+            # Every window holds points and finite sums (the common case): the same points
+            # and totals, made by C-level maps (a 30-day board has 2,520 points).
+            means = map(truediv, sums, counts)
+            points = list(map(_new_point, repeat(SeriesPoint), zip(times, means, strict=True)))
+            total, count = sum(sums), int(sum(counts))
+        else:
+            # The windows holding points of the field (a count of None or 0: none; a rollup
+            # without its sum is left out too).
+            kept = [
+                (when, t, c)
+                for when, t, c in zip(times, sums, counts, strict=True)
+                if c and t is not None
+            ]
+            points = [SeriesPoint(when, t / c if isfinite(t) else None) for when, t, c in kept]
+            total = sum(t for _, t, _ in kept)
+            count = int(sum(c for _, _, c in kept))
         entry = stats[name]
         for key, pick in (("min", min), ("max", max)):
             value = part[key].get(name)
