@@ -17,11 +17,14 @@ Where the time went before the rollup (the same benchmark on the earlier revisio
 walked by five aggregates), most of the rest in the client parsing 2,565 CSV rows. With the
 rollup: ~440 rows; what remains is the local server's work on ~20,000 rollup points, the client
 parsing 360 wide rows and, for the page, rendering 30d's six times as many points. Cold was
-x2.2-3.1 at the start of this session's work, x1.7-2.0 after it (the local server's windows,
-pivot, selectors and CSV 2-2.5x faster; the rollup part kept as lists; 7d and 30d starting on the
-hour, so no raw first hour; a refresh rendering no markup); warm x0.8-1.5. The 30d cost grows
-with the minute of the hour (the current hour is read raw): with the rollup an hour behind,
-cold measured x1.9-2.2.
+x2.2-3.1 before the work of 2026-11-30 (the local server's windows, pivot, selectors and CSV
+2-2.5x faster; the rollup part kept as lists; 7d and 30d starting on the hour, so no raw first
+hour; a refresh rendering no markup), x1.7-2.2 after it; then x1.6-2.0 (worst of the three, 6
+runs) after the per-point work of the merge and the render was made C-level or cheaper (chart
+points by tuple.__new__, means by map; SVG coordinates by "{:.1f}"; table rows and time labels
+without per-row generators or strftime); warm x1.1-1.3. The 30d cost grows with the minute of
+the hour (the current hour is read raw): with the rollup an hour behind, cold measured x1.9-2.2
+before that last work.
 """
 
 from __future__ import annotations
