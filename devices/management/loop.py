@@ -13,7 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 def interval_seconds(text: str) -> float:
@@ -26,6 +26,15 @@ def interval_seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive seconds, not {text!r}")
     return value
+
+
+def checked_interval(value: object, source: str) -> float:
+    """``interval_seconds`` of a value that did not come through the parser (a setting, or
+    ``call_command(..., interval=...)``), as a clear CommandError naming ``source``."""
+    try:
+        return interval_seconds(str(value))
+    except argparse.ArgumentTypeError as exc:
+        raise CommandError(f"{source} {exc}.") from None
 
 
 class LoopCommand(BaseCommand):

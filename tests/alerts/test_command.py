@@ -66,3 +66,10 @@ def test_a_bad_alerts_interval_setting_is_a_clear_error(settings):
     settings.ALERTS_INTERVAL_S = 0
     with pytest.raises(CommandError, match="ALERTS_INTERVAL_S must be positive"):
         call_command("alerts", "--loop", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_an_interval_given_in_code_is_checked_too():
+    # call_command's keyword options do not go through the parser's type check.
+    with pytest.raises(CommandError, match="--interval must be positive"):
+        call_command("alerts", loop=True, interval=0, stdout=StringIO())

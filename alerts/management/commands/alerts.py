@@ -5,15 +5,12 @@
 
 from __future__ import annotations
 
-from argparse import ArgumentTypeError
-
 from django.conf import settings
-from django.core.management.base import CommandError
 
 from alerts.models import Rule
 from alerts.services import evaluate
 from devices.influx import InfluxError
-from devices.management.loop import LoopCommand, interval_seconds
+from devices.management.loop import LoopCommand, checked_interval
 
 
 class Command(LoopCommand):
@@ -59,10 +56,9 @@ class Command(LoopCommand):
             self.step()
             return
         if interval is None:
-            try:
-                interval = interval_seconds(str(settings.ALERTS_INTERVAL_S))
-            except ArgumentTypeError as exc:
-                raise CommandError(f"ALERTS_INTERVAL_S {exc}.") from None
+            interval = checked_interval(settings.ALERTS_INTERVAL_S, "ALERTS_INTERVAL_S")
+        else:
+            interval = checked_interval(interval, "--interval")
 
         def one_pass() -> float:
             self.step()

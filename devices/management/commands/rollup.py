@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from devices import influx
-from devices.management.loop import LoopCommand
+from devices.management.loop import LoopCommand, checked_interval
 from devices.ranges import EARLIEST, parse_time
 
 DEFAULT_INTERVAL_S = 60.0
@@ -67,6 +67,7 @@ class Command(LoopCommand):
             except influx.InfluxError as exc:
                 raise CommandError(f"Rollup failed: {exc}") from None
             return
+        interval = checked_interval(interval, "--interval")
         if not loop:
             if self.step() is None:
                 raise CommandError("The rollup pass failed (see above).")

@@ -89,6 +89,12 @@ def test_bad_options_are_clear_errors(args, message):
         call_command("rollup", *args, stdout=StringIO(), stderr=StringIO())
 
 
+def test_an_interval_given_in_code_is_checked_too():
+    # call_command's keyword options do not go through the parser's type check.
+    with pytest.raises(CommandError, match="--interval must be positive"):
+        call_command("rollup", loop=True, interval=float("nan"), stdout=StringIO())
+
+
 @pytest.mark.django_db
 def test_an_unreachable_influxdb_is_reported_and_the_loop_goes_on(offline_influx):
     err = StringIO()
