@@ -93,6 +93,10 @@ def percentile(sorted_ms: list[float], pct: float) -> float | None:
 # -- processes and temporary files -------------------------------------------------------------
 
 
+# How long stopping every process may take (then they are killed): Ctrl-C answers promptly.
+STOP_BUDGET_S = 15.0
+
+
 class Stack:
     """Processes and directories to clean up, in reverse order of creation."""
 
@@ -118,14 +122,17 @@ class Stack:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
-    def close(self) -> None:
+    def close(self, budget_s: float = STOP_BUDGET_S) -> None:
+        """Stop the processes one by one, newest first (gunicorn and simulate before the local
+        server they talk to: their last requests still get an answer instead of retrying),
+        within ``budget_s`` in all; whatever is left then is killed."""
+        deadline = time.monotonic() + budget_s
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-        for _name, proc in reversed(self.procs):
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=max(0.5, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
@@ -408,8 +415,12 @@ def run(clients: int, seconds: float, gunicorn_args: str, log=sys.stderr) -> dic
         wait_http("/healthz", port, gunicorn, stack, "gunicorn")
 
         print(f"logging in {clients} clients", file=log)
-        with ThreadPoolExecutor(4) as pool:  # password hashing: a few at a time
+        pool = ThreadPoolExecutor(4)  # password hashing: a few at a time
+        try:
             sessions = list(pool.map(lambda _: log_in(port, password), range(clients)))
+        finally:
+            # Interrupted (Ctrl-C): no waiting for the logins still queued or running.
+            pool.shutdown(wait=False, cancel_futures=True)
         paths = discover_paths(port, sessions[0])
         print(f"one client, one request at a time: {COST_REQUESTS} of each target", file=log)
         costs = measure_costs(
