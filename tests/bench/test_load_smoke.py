@@ -85,6 +85,10 @@ def test_a_short_run_reports_every_target_and_leaves_nothing_behind():
     assert _leftover_dirs() <= before, "the temporary directory was left behind"
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_every_process_and_removes_the_temporary_files():
     before = _leftover_dirs()
     proc = subprocess.Popen(
@@ -93,6 +97,9 @@ def test_ctrl_c_stops_every_process_and_removes_the_temporary_files():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a suite started in the background of a shell without job control
+        # inherits SIGINT ignored, and Python then leaves it ignored (no KeyboardInterrupt).
+        preexec_fn=_sigint_default,
     )
     port = None
     try:
