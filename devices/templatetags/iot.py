@@ -177,10 +177,7 @@ def series_rows(context, points) -> SafeString:
         label = labels.get(t)
         if label is None:
             label = labels[t] = html.escape(utc(t))
-        if type(v) is float and -1e15 < v < 1e15:
-            append(f'<tr><td>{label}</td><td class="num">{v:,.2f}</td></tr>')
-        else:
-            append(f'<tr><td>{label}</td><td class="num">{_cell(v)}</td></tr>')
+        append(f"<tr><td>{label}</td>{_num_td(v)}</tr>")
     return SafeString("".join(out))
 
 
